@@ -1,0 +1,165 @@
+"""``rollback-bot``: the terminal entry point (serve, shell, demo, and operator commands).
+
+The environment is read here (through :mod:`bot.settings`) and nowhere below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from actions.errors import ConfigError, RollbackBotError
+from bot.deps import Deps
+from bot.logs import configure_logging
+from bot.settings import load_settings
+from store import SqliteStore
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+log = logging.getLogger("rollback_bot.cli")
+
+DEFAULT_CONFIG = Path("rollback-bot.toml")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as error:
+        print(f"rollback-bot: config error: {error.user_message}", file=sys.stderr)
+        return 2
+    except RollbackBotError as error:
+        print(f"rollback-bot: {error.user_message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rollback-bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode)")
+    serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(run=_serve)
+
+    shell = commands.add_parser("shell", help="a local chat console over a loopback Slack")
+    shell.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    shell.add_argument("--user", default="U0ENG", help="the Slack user you type as")
+    shell.set_defaults(run=_shell)
+
+    demo = commands.add_parser("demo", help="build a sandbox and open the console on it")
+    demo.add_argument("--dir", type=Path, help="where to build the sandbox (default: a temp dir)")
+    demo.add_argument("--user", default="U0ENG", help="the Slack user you type as")
+    demo.set_defaults(run=_demo)
+
+    status = commands.add_parser("status", help="print the status report (no Slack needed)")
+    status.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    status.set_defaults(run=_status)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from bot.server import SlackFrontDoor, create_http_server, serve_socket_mode
+
+    settings = load_settings(args.config)
+    configure_logging(secrets=settings.secret_values())
+    store = SqliteStore(settings.config.store.path, secrets=settings.secret_values())
+    deps = Deps(settings=settings, store=store)
+    app = _create_app_or_explain(create_app, deps)
+    if settings.slack.app_token is not None:
+        log.info("starting in Socket Mode")
+        serve_socket_mode(app, settings.slack.app_token)
+        return 0
+    front_door = SlackFrontDoor(app, signing_secret=settings.slack.signing_secret, store=store)
+    server = create_http_server(front_door, host=args.host, port=args.port)
+    _stop_on_sigterm(server.close)
+    log.info("listening on http://%s:%s/slack/events", args.host, server.effective_port)  # type: ignore[union-attr]
+    try:
+        server.run()
+    finally:
+        store.close()
+    return 0
+
+
+def _create_app_or_explain(factory: Callable[[Deps], App], deps: Deps) -> App:
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    try:
+        return factory(deps)
+    except (BoltError, SlackApiError) as error:
+        raise ConfigError(
+            f"Slack refused SLACK_BOT_TOKEN ({_slack_error_code(error)}); check the token"
+        ) from None
+    except SlackClientError as error:
+        raise ConfigError(f"cannot reach the Slack Web API: {type(error).__name__}") from None
+
+
+def _slack_error_code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if response is not None:
+        return str(response.get("error", "refused"))
+    text = str(error)
+    return "invalid_auth" if "invalid_auth" in text else "refused"
+
+
+def _stop_on_sigterm(close: Callable[[], object]) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping on signal %s", signum)
+        close()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from bot.config import load_config
+    from bot.flows.status import collect_status
+    from bot.settings import Secret, SlackSettings, settings_from
+    from bot.textblocks import render_message
+    from bot.views import build_status_view
+
+    config = load_config(args.config)
+    # The terminal needs no Slack secrets: it never talks to Slack.
+    offline = SlackSettings(
+        bot_token=Secret(""), signing_secret=Secret(""), app_token=None, api_url=None
+    )
+    settings = settings_from(config, offline, os.environ)
+    store = SqliteStore(config.store.path)
+    store.append_event(actor=f"os:{getpass.getuser()}", surface="terminal", action="status")
+    lines, _ = render_message(build_status_view(collect_status(Deps(settings, store))))
+    print("\n".join(lines))
+    store.close()
+    return 0
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from bot.config import load_config
+    from bot.shell import run_console
+
+    return run_console(load_config(args.config), user=args.user)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(directory=args.dir, user=args.user)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

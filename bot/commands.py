@@ -1,0 +1,66 @@
+"""Slash-command listeners: ack first, parse, call a flow, render.
+
+Parsing errors raise :class:`InputError`; the app's one error handler turns them into an
+ephemeral message with the valid forms, so listeners stay short and never format errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_bolt.context.respond import Respond
+
+from bot import grammar
+from bot.deps import Deps, deps_of
+from bot.flows.status import collect_status
+from bot.ids import SlashCommand
+from bot.views import Message, build_help_view, build_not_available_view, build_status_view
+
+Flow = Callable[[Deps, Any], Message]
+
+# What each request type runs; a request the grammar knows but no flow serves yet is answered
+# honestly by build_not_available_view instead of being dropped.
+_FLOWS: dict[type, Flow] = {
+    grammar.Help: lambda deps, request: build_help_view(),
+    grammar.Status: lambda deps, request: build_status_view(collect_status(deps)),
+}
+
+
+def register_commands(app: App) -> None:
+    app.command(SlashCommand.ROLLBACK.value)(handle_rollback_command)
+    app.command(SlashCommand.CHECKPOINT.value)(handle_checkpoint_command)
+    app.command(SlashCommand.SEVERITY.value)(handle_severity_command)
+
+
+def handle_rollback_command(
+    ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    ack()
+    _run(SlashCommand.ROLLBACK, command, respond, deps_of(context))
+
+
+def handle_checkpoint_command(
+    ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    ack()
+    _run(SlashCommand.CHECKPOINT, command, respond, deps_of(context))
+
+
+def handle_severity_command(
+    ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    ack()
+    _run(SlashCommand.SEVERITY, command, respond, deps_of(context))
+
+
+def _run(slash: SlashCommand, command: dict[str, Any], respond: Respond, deps: Deps) -> None:
+    request = grammar.parse(slash.value, command.get("text", ""))
+    flow = _FLOWS.get(type(request))
+    if flow is None:
+        verb = command.get("text", "").split(maxsplit=1)[0:1]
+        message = build_not_available_view(" ".join([slash.value, *verb]))
+    else:
+        message = flow(deps, request)
+    respond(**message, response_type="ephemeral")

@@ -1,0 +1,337 @@
+"""The slash-command grammar of SPEC section 3, as a pure parser.
+
+``parse(command, text)`` turns what a person typed into one frozen request object, or raises
+:class:`InputError` whose ``valid_forms`` are the usage lines to show back. Nothing here touches
+git, the store or Slack, so every rule is testable as a table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from actions.errors import InputError
+from actions.refs import ref_name_problem
+
+SCENARIOS = ("minor", "critical", "email", "performance", "database", "security")
+SEVERITY_WORDS = ("low", "medium", "high", "critical")
+
+ROLLBACK_USAGE: dict[str, str] = {
+    "help": "/rollback help",
+    "scenario": "/rollback scenario <minor|critical|email|performance|database|security> "
+    "[1-5|low|medium|high|critical] [trigger text]",
+    "blocker": "/rollback blocker <text>",
+    "to": "/rollback to <checkpoint-tag|commit>",
+    "status": "/rollback status",
+    "validate": "/rollback validate",
+    "log": "/rollback log [N]",
+    "drill": "/rollback drill <scenario>",
+    "remove": "/rollback remove <path>...",
+    "retry": "/rollback retry <incident>",
+    "cherry-pick": "/rollback cherry-pick <incident> <commit>...",
+}
+CHECKPOINT_USAGE = (
+    "/checkpoint [T+Nh|before <change>|complete] [message]",
+    "/checkpoint list",
+)
+SEVERITY_USAGE = ("/severity <1-5|low|medium|high|critical> [incident] [reason]",)
+
+MAX_TEXT = 2000
+LOG_DEFAULT, LOG_MAX = 5, 50
+_LABEL_RE = re.compile(r"^T\+([1-9][0-9]{0,2})h$", re.IGNORECASE)
+_INCIDENT_RE = re.compile(r"^(?:#|inc-)?([1-9][0-9]{0,8})$", re.IGNORECASE)
+_COMMIT_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
+
+
+# -- requests -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    pass
+
+
+@dataclass(frozen=True)
+class Validate:
+    pass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    scenario: str
+    severity: str | None
+    trigger: str
+
+
+@dataclass(frozen=True)
+class Blocker:
+    text: str
+
+
+@dataclass(frozen=True)
+class RollbackTo:
+    target: str
+
+
+@dataclass(frozen=True)
+class Log:
+    count: int
+
+
+@dataclass(frozen=True)
+class Drill:
+    scenario: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Retry:
+    incident: int
+
+
+@dataclass(frozen=True)
+class CherryPick:
+    incident: int
+    commits: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckpointCreate:
+    """``hours`` None means "compute T+N from the phase start"."""
+
+    hours: int | None
+    kind: str  # "checkpoint" | "complete" | "before"
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckpointList:
+    pass
+
+
+@dataclass(frozen=True)
+class SeveritySet:
+    severity: str
+    incident: int | None
+    reason: str
+
+
+RollbackRequest = (
+    Help | Status | Validate | Scenario | Blocker | RollbackTo | Log | Drill | Remove | Retry
+) | CherryPick
+CheckpointRequest = CheckpointCreate | CheckpointList
+Request = RollbackRequest | CheckpointRequest | SeveritySet
+_Parser = Callable[[str], RollbackRequest]
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
+def parse(command: str, text: str) -> Request:
+    """Parse one slash command; raise InputError with the valid forms when it does not fit."""
+    cleaned = _unescape(text).strip()
+    if len(cleaned) > MAX_TEXT:
+        raise InputError(f"That is {len(cleaned)} characters; the limit is {MAX_TEXT}.")
+    if command == "/rollback":
+        return _parse_rollback(cleaned)
+    if command == "/checkpoint":
+        return _parse_checkpoint(cleaned)
+    if command == "/severity":
+        return _parse_severity(cleaned)
+    raise InputError(f"`{command}` is not a rollback-bot command.")
+
+
+def _parse_rollback(text: str) -> RollbackRequest:
+    verb, rest = _split_first(text)
+    verb = verb.lower()
+    if verb in ("", "help"):
+        return Help()
+    if verb not in ROLLBACK_USAGE:
+        raise InputError(
+            f"`{_shown(verb)}` is not a /rollback subcommand.",
+            valid_forms=tuple(ROLLBACK_USAGE.values()),
+        )
+    try:
+        return _ROLLBACK_PARSERS[verb](rest)
+    except InputError as error:
+        raise InputError(error.user_message, valid_forms=(ROLLBACK_USAGE[verb],)) from None
+
+
+def _no_arguments(request: RollbackRequest, verb: str) -> _Parser:
+    def parse_none(rest: str) -> RollbackRequest:
+        if rest:
+            raise InputError(f"`/rollback {verb}` takes no arguments.")
+        return request
+
+    return parse_none
+
+
+def _parse_scenario(rest: str) -> Scenario:
+    name, rest = _split_first(rest)
+    name = name.lower()
+    if name not in SCENARIOS:
+        what = f"`{_shown(name)}` is not a scenario." if name else "Which scenario?"
+        raise InputError(f"{what} Scenarios: {', '.join(SCENARIOS)}.")
+    maybe_severity, after = _split_first(rest)
+    severity = normalise_severity(maybe_severity)
+    if severity is None:
+        return Scenario(scenario=name, severity=None, trigger=rest)
+    return Scenario(scenario=name, severity=severity, trigger=after)
+
+
+def _parse_blocker(rest: str) -> Blocker:
+    if not rest:
+        raise InputError("Describe the blocker: what is broken and where.")
+    return Blocker(text=rest)
+
+
+def _parse_to(rest: str) -> RollbackTo:
+    target, extra = _split_first(rest)
+    if not target or extra:
+        raise InputError("Give exactly one target: a checkpoint tag or a commit id.")
+    problem = ref_name_problem(target)
+    if problem is not None:
+        raise InputError(f"`{_shown(target)}` is not a valid tag or commit: {problem}.")
+    return RollbackTo(target=target)
+
+
+def _parse_log(rest: str) -> Log:
+    if not rest:
+        return Log(count=LOG_DEFAULT)
+    if not rest.isdigit() or not 1 <= int(rest) <= LOG_MAX:
+        raise InputError(f"N must be a whole number from 1 to {LOG_MAX}.")
+    return Log(count=int(rest))
+
+
+def _parse_drill(rest: str) -> Drill:
+    name = rest.lower()
+    if name not in SCENARIOS:
+        raise InputError(f"Which scenario to drill? One of: {', '.join(SCENARIOS)}.")
+    return Drill(scenario=name)
+
+
+def _parse_remove(rest: str) -> Remove:
+    paths = tuple(rest.split())
+    if not paths:
+        raise InputError("Name at least one path to remove.")
+    for path in paths:
+        if path.startswith(("-", "/")) or ".." in path.split("/") or "\x00" in path:
+            raise InputError(f"`{_shown(path)}` must be a path inside the repository.")
+    return Remove(paths=paths)
+
+
+def _parse_retry(rest: str) -> Retry:
+    return Retry(incident=_incident_id(rest))
+
+
+def _parse_cherry_pick(rest: str) -> CherryPick:
+    incident, rest = _split_first(rest)
+    commits = tuple(rest.split())
+    if not commits:
+        raise InputError("Name the incident and at least one commit id.")
+    bad = [commit for commit in commits if not _COMMIT_RE.match(commit)]
+    if bad:
+        raise InputError(f"`{_shown(bad[0])}` is not a commit id (7 to 40 hex digits).")
+    return CherryPick(incident=_incident_id(incident), commits=commits)
+
+
+_ROLLBACK_PARSERS: dict[str, _Parser] = {
+    "help": _no_arguments(Help(), "help"),
+    "status": _no_arguments(Status(), "status"),
+    "validate": _no_arguments(Validate(), "validate"),
+    "scenario": _parse_scenario,
+    "blocker": _parse_blocker,
+    "to": _parse_to,
+    "log": _parse_log,
+    "drill": _parse_drill,
+    "remove": _parse_remove,
+    "retry": _parse_retry,
+    "cherry-pick": _parse_cherry_pick,
+}
+
+
+def _parse_checkpoint(text: str) -> CheckpointRequest:
+    first, rest = _split_first(text)
+    lowered = first.lower()
+    try:
+        if lowered == "list":
+            if rest:
+                raise InputError("`/checkpoint list` takes no arguments.")
+            return CheckpointList()
+        if lowered == "complete":
+            return CheckpointCreate(hours=None, kind="complete", message=rest)
+        if lowered == "before":
+            if not rest:
+                raise InputError("Say what change this checkpoint comes before.")
+            return CheckpointCreate(hours=None, kind="before", message=rest)
+        match = _LABEL_RE.match(first)
+        if match:
+            return CheckpointCreate(hours=int(match.group(1)), kind="checkpoint", message=rest)
+        if first.upper().startswith("T+"):
+            raise InputError(f"`{_shown(first)}` is not a label: use T+<hours>h, e.g. T+4h.")
+        return CheckpointCreate(hours=None, kind="checkpoint", message=text)
+    except InputError as error:
+        raise InputError(error.user_message, valid_forms=CHECKPOINT_USAGE) from None
+
+
+def _parse_severity(text: str) -> SeveritySet:
+    level, rest = _split_first(text)
+    severity = normalise_severity(level)
+    if severity is None:
+        what = f"`{_shown(level)}` is not a severity." if level else "Which severity?"
+        raise InputError(
+            f"{what} Use 1-5 or low, medium, high, critical.", valid_forms=SEVERITY_USAGE
+        )
+    maybe_incident, after = _split_first(rest)
+    if _INCIDENT_RE.match(maybe_incident):
+        return SeveritySet(severity=severity, incident=_incident_id(maybe_incident), reason=after)
+    return SeveritySet(severity=severity, incident=None, reason=rest)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def normalise_severity(word: str) -> str | None:
+    """'4' -> '4', 'HIGH' -> 'high'; anything else -> None."""
+    lowered = word.lower()
+    if lowered in SEVERITY_WORDS:
+        return lowered
+    if lowered in ("1", "2", "3", "4", "5"):
+        return lowered
+    return None
+
+
+def _incident_id(word: str) -> int:
+    match = _INCIDENT_RE.match(word)
+    if not match:
+        what = f"`{_shown(word)}` is not an incident number" if word else "Which incident?"
+        raise InputError(f"{what} (for example 12 or #12).")
+    return int(match.group(1))
+
+
+def _split_first(text: str) -> tuple[str, str]:
+    parts = text.split(maxsplit=1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
+
+
+def _unescape(text: str) -> str:
+    # Slack escapes exactly these three in command text; &amp; must come last.
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _shown(value: str) -> str:
+    """A user's word, safe to echo inside backticks (bounded, no backticks or mentions)."""
+    cleaned = value.replace("`", "'").replace("<", "\u2039").replace(">", "\u203a")
+    return cleaned if len(cleaned) <= 60 else cleaned[:57] + "..."

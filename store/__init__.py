@@ -1,0 +1,51 @@
+"""The store: incidents, the append-only timeline and Slack delivery claims.
+
+The interface is deliberately narrow (:class:`Store`), so a PostgreSQL backend for several
+replicas can stand beside :class:`SqliteStore` without touching the flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from store.models import Incident, IncidentState, TimelineEvent
+from store.sqlite import SqliteStore
+
+__all__ = ["Incident", "IncidentState", "SqliteStore", "Store", "TimelineEvent"]
+
+
+class Store(Protocol):
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def claim_delivery(self, key: str) -> bool: ...
+
+    def append_event(
+        self,
+        *,
+        actor: str,
+        surface: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        incident_id: int | None = None,
+    ) -> TimelineEvent: ...
+
+    def timeline(
+        self, *, incident_id: int | None = None, limit: int = 50
+    ) -> list[TimelineEvent]: ...
+
+    def open_incident(
+        self, *, scenario: str, severity: str | None, trigger: str, requester: str, channel: str
+    ) -> Incident: ...
+
+    def get_incident(self, incident_id: int) -> Incident | None: ...
+
+    def list_incidents(
+        self, *, states: Iterable[IncidentState] | None = None
+    ) -> list[Incident]: ...
+
+    def transition_incident(
+        self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
+    ) -> bool: ...

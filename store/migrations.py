@@ -1,0 +1,65 @@
+"""Versioned schema migrations, applied in order and recorded by sqlite-utils.
+
+Never edit a migration that has shipped: add a new one. Each runs in a transaction with its
+record, so a failed migration leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("rollback-bot")
+
+
+@migrations()
+def m001_incidents_and_timeline(db: Database) -> None:
+    db.table("incidents").create(
+        {
+            "id": int,
+            "scenario": str,
+            "severity": str,
+            "trigger": str,
+            "requester": str,
+            "channel": str,
+            "state": str,
+            "created_at": str,
+            "updated_at": str,
+            "message_ts": str,
+        },
+        pk="id",
+        not_null={"scenario", "trigger", "requester", "channel", "state", "created_at"},
+    )
+    db.table("incidents").create_index(["state"])
+    db.table("timeline").create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "surface": str,
+            "action": str,
+            "incident_id": int,
+            "details": str,
+        },
+        pk="id",
+        not_null={"at", "actor", "surface", "action", "details"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("timeline").create_index(["incident_id"])
+    # The timeline is an audit trail: the database itself refuses edits and deletions.
+    db.execute(
+        "CREATE TRIGGER timeline_no_update BEFORE UPDATE ON timeline "
+        "BEGIN SELECT RAISE(ABORT, 'timeline is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER timeline_no_delete BEFORE DELETE ON timeline "
+        "BEGIN SELECT RAISE(ABORT, 'timeline is append-only'); END"
+    )
+
+
+@migrations()
+def m002_deliveries(db: Database) -> None:
+    # One row per Slack delivery the bot has accepted, keyed by what Slack repeats on a retry.
+    deliveries = db.table("deliveries")
+    deliveries.create({"key": str, "first_seen": str}, pk="key", not_null={"first_seen"})
+    deliveries.create_index(["first_seen"])

@@ -1,0 +1,263 @@
+"""The SQLite store: WAL, a busy timeout, one connection per thread.
+
+Bolt runs listeners on a thread pool and the HTTP server on another, so every thread gets its
+own connection; WAL lets readers proceed while one writer commits. Writes that must not race
+(delivery claims, incident state changes) are single statements whose effect is decided inside
+SQLite, never read-then-write in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from actions.errors import StoreBusyError, StoreError
+from actions.redact import redact
+from store.migrations import migrations
+from store.models import Incident, IncidentState, TimelineEvent
+
+Clock = Callable[[], datetime]
+
+DELIVERY_MEMORY = timedelta(days=2)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
+
+
+class SqliteStore:
+    """The embedded store. Safe to share between threads."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_s: float = 5.0,
+        clock: Clock = _utc_now,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self._path = str(path)
+        self._busy_timeout_s = busy_timeout_s
+        self._clock = clock
+        self._secrets = secrets
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        with self._guard("open the store"):
+            db = self._db()
+            db.execute("PRAGMA journal_mode=WAL")
+            migrations.apply(db)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _db(self) -> Database:
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            connection = sqlite3.connect(
+                self._path, timeout=self._busy_timeout_s, check_same_thread=False
+            )
+            connection.execute("PRAGMA foreign_keys=ON")
+            # WAL with synchronous=NORMAL is durable across application crashes, which is the
+            # failure we design for; only a power cut can lose the last transactions.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            db = Database(connection)
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(connection)
+        return db
+
+    def _guard(self, doing: str) -> AbstractContextManager[None]:
+        return _guarded(doing)
+
+    def close(self) -> None:
+        with self._all_lock:
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def ping(self) -> bool:
+        with self._guard("read the store"):
+            row = self._db().execute("SELECT 1").fetchone()
+        return bool(row == (1,))
+
+    # -- deliveries ------------------------------------------------------------------------------
+
+    def claim_delivery(self, key: str) -> bool:
+        """Record a Slack delivery; True the first time ``key`` is seen, False on any repeat."""
+        now = self._clock()
+        with self._guard("record a Slack delivery"):
+            db = self._db()
+            with db.conn:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO deliveries (key, first_seen) VALUES (?, ?)",
+                    [key, _stamp(now)],
+                )
+                claimed = cursor.rowcount == 1
+                if claimed and cursor.lastrowid is not None and cursor.lastrowid % 500 == 0:
+                    db.execute(
+                        "DELETE FROM deliveries WHERE first_seen < ?",
+                        [_stamp(now - DELIVERY_MEMORY)],
+                    )
+        return claimed
+
+    # -- timeline --------------------------------------------------------------------------------
+
+    def append_event(
+        self,
+        *,
+        actor: str,
+        surface: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        incident_id: int | None = None,
+    ) -> TimelineEvent:
+        at = self._clock()
+        encoded = redact(json.dumps(dict(details or {}), default=str), secrets=self._secrets)
+        with self._guard("write the timeline"):
+            db = self._db()
+            with db.conn:
+                cursor = db.execute(
+                    "INSERT INTO timeline (at, actor, surface, action, incident_id, details) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [_stamp(at), actor, surface, action, incident_id, encoded],
+                )
+        return TimelineEvent(
+            id=int(cursor.lastrowid or 0),
+            at=at,
+            actor=actor,
+            surface=surface,
+            action=action,
+            incident_id=incident_id,
+            details=json.loads(encoded),
+        )
+
+    def timeline(self, *, incident_id: int | None = None, limit: int = 50) -> list[TimelineEvent]:
+        """The most recent events, oldest first."""
+        where, params = ("WHERE incident_id = ?", [incident_id]) if incident_id else ("", [])
+        with self._guard("read the timeline"):
+            rows = self._db().execute(
+                f"SELECT * FROM (SELECT * FROM timeline {where} ORDER BY id DESC LIMIT ?) "  # noqa: S608
+                "ORDER BY id",
+                [*params, limit],
+            )
+            return [_event(row) for row in _dicts(rows)]
+
+    # -- incidents -------------------------------------------------------------------------------
+
+    def open_incident(
+        self,
+        *,
+        scenario: str,
+        severity: str | None,
+        trigger: str,
+        requester: str,
+        channel: str,
+    ) -> Incident:
+        now = _stamp(self._clock())
+        with self._guard("open an incident"):
+            db = self._db()
+            with db.conn:
+                cursor = db.execute(
+                    "INSERT INTO incidents (scenario, severity, trigger, requester, channel, "
+                    "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [scenario, severity, trigger, requester, channel, IncidentState.OPEN, now, now],
+                )
+        incident = self.get_incident(int(cursor.lastrowid or 0))
+        assert incident is not None
+        return incident
+
+    def get_incident(self, incident_id: int) -> Incident | None:
+        with self._guard("read an incident"):
+            rows = _dicts(self._db().execute("SELECT * FROM incidents WHERE id = ?", [incident_id]))
+        return _incident(rows[0]) if rows else None
+
+    def list_incidents(self, *, states: Iterable[IncidentState] | None = None) -> list[Incident]:
+        wanted = [state.value for state in (states or [s for s in IncidentState if s.is_open])]
+        marks = ", ".join("?" for _ in wanted)
+        with self._guard("list incidents"):
+            rows = self._db().execute(
+                f"SELECT * FROM incidents WHERE state IN ({marks}) ORDER BY id",  # noqa: S608
+                wanted,
+            )
+            return [_incident(row) for row in _dicts(rows)]
+
+    def transition_incident(
+        self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
+    ) -> bool:
+        """Compare-and-set the state: True only for the one caller that moved it."""
+        allowed = [state.value for state in expected]
+        marks = ", ".join("?" for _ in allowed)
+        with self._guard("update an incident"):
+            db = self._db()
+            with db.conn:
+                cursor = db.execute(
+                    f"UPDATE incidents SET state = ?, updated_at = ? "  # noqa: S608
+                    f"WHERE id = ? AND state IN ({marks})",
+                    [new.value, _stamp(self._clock()), incident_id, *allowed],
+                )
+        return cursor.rowcount == 1
+
+
+@contextmanager
+def _guarded(doing: str) -> Iterator[None]:
+    """Turn sqlite3 failures into the project's errors, without leaking SQL to users."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise StoreBusyError(
+                f"Could not {doing}: the store is busy with another writer. "
+                "Nothing was changed; try again in a moment."
+            ) from error
+        raise StoreError(f"Could not {doing}: {error}") from error
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"Could not {doing}: {error}") from error
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _incident(row: Mapping[str, Any]) -> Incident:
+    return Incident(
+        id=row["id"],
+        scenario=row["scenario"],
+        severity=row["severity"],
+        trigger=row["trigger"],
+        requester=row["requester"],
+        channel=row["channel"],
+        state=IncidentState(row["state"]),
+        created_at=_parse(row["created_at"]),
+        updated_at=_parse(row["updated_at"]),
+        message_ts=row["message_ts"],
+    )
+
+
+def _event(row: Mapping[str, Any]) -> TimelineEvent:
+    return TimelineEvent(
+        id=row["id"],
+        at=_parse(row["at"]),
+        actor=row["actor"],
+        surface=row["surface"],
+        action=row["action"],
+        incident_id=row["incident_id"],
+        details=json.loads(row["details"]),
+    )
