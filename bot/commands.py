@@ -14,6 +14,7 @@ from slack_bolt.context.respond import Respond
 
 from bot import grammar
 from bot.deps import Deps, deps_of
+from bot.errors import reporting_errors
 from bot.flows.status import collect_status
 from bot.ids import SlashCommand
 from bot.views import Message, build_help_view, build_not_available_view, build_status_view
@@ -29,9 +30,9 @@ _FLOWS: dict[type, Flow] = {
 
 
 def register_commands(app: App) -> None:
-    app.command(SlashCommand.ROLLBACK.value)(handle_rollback_command)
-    app.command(SlashCommand.CHECKPOINT.value)(handle_checkpoint_command)
-    app.command(SlashCommand.SEVERITY.value)(handle_severity_command)
+    app.command(SlashCommand.ROLLBACK.value)(reporting_errors(handle_rollback_command))
+    app.command(SlashCommand.CHECKPOINT.value)(reporting_errors(handle_checkpoint_command))
+    app.command(SlashCommand.SEVERITY.value)(reporting_errors(handle_severity_command))
 
 
 def handle_rollback_command(

@@ -3,12 +3,18 @@
 Bolt answers Slack with 200 even when a listener fails after ``ack()`` and logs lazy-listener
 failures without a traceback, so this handler is where failures become visible: to the user as
 a message that says what happened, and to the operator as a full, redacted log record.
+
+Listeners are wrapped with :func:`reporting_errors` rather than relying on ``app.error`` alone:
+in Bolt 1.30's thread runner, a listener that acks and then raises before the request thread's
+10 ms poll sees the ack has its ack overwritten with None, and Slack gets a 404.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.context.respond import Respond
@@ -44,3 +50,17 @@ def _what(body: dict[str, Any]) -> str:
     if body.get("command"):
         return str(body["command"])
     return str(body.get("type") or (body.get("event") or {}).get("type") or "request")
+
+
+def reporting_errors(listener: Callable[..., None]) -> Callable[..., None]:
+    """Run a listener so that any exception reaches :func:`handle_listener_error`, not Bolt."""
+
+    @functools.wraps(listener)  # Bolt reads the wrapped function's argument names
+    def run(**kwargs: Any) -> None:
+        try:
+            listener(**kwargs)
+        except Exception as error:
+            body = kwargs.get("body") or kwargs.get("command") or {}
+            handle_listener_error(error, body, kwargs.get("respond"))
+
+    return run

@@ -8,12 +8,13 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.deps import deps_of
+from bot.errors import reporting_errors
 from bot.flows.status import collect_status
 from bot.views import build_home_view
 
 
 def register_home(app: App) -> None:
-    app.event("app_home_opened")(handle_home_opened)
+    app.event("app_home_opened")(reporting_errors(handle_home_opened))
 
 
 def handle_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:

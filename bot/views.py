@@ -56,9 +56,9 @@ def _header(text: str) -> dict[str, Any]:
 
 
 def build_help_view() -> Message:
-    lines = [f"`{ROLLBACK_USAGE[verb]}`\n{_HELP_LINES[verb]}" for verb in ROLLBACK_USAGE]
-    checkpoint = "\n".join(f"`{form}`" for form in CHECKPOINT_USAGE)
-    severity = "\n".join(f"`{form}`" for form in SEVERITY_USAGE)
+    lines = [f"`{escape(ROLLBACK_USAGE[verb])}`\n{_HELP_LINES[verb]}" for verb in ROLLBACK_USAGE]
+    checkpoint = "\n".join(f"`{escape(form)}`" for form in CHECKPOINT_USAGE)
+    severity = "\n".join(f"`{escape(form)}`" for form in SEVERITY_USAGE)
     return {
         "text": "rollback-bot commands: " + ", ".join(ROLLBACK_USAGE.values()),
         "blocks": [
@@ -75,10 +75,10 @@ def build_help_view() -> Message:
 
 
 def build_error_view(message: str, valid_forms: Sequence[str] = ()) -> Message:
-    blocks = [_section(f":warning: {message}", BlockId.ERROR)]
+    blocks = [_section(f":warning: {escape(message)}", BlockId.ERROR)]
     text = message
     if valid_forms:
-        forms = "\n".join(valid_forms)
+        forms = "\n".join(escape(form) for form in valid_forms)
         blocks.append(_section(f"Valid forms:\n```{forms}```", BlockId.ERROR_FORMS))
         text = f"{message} Valid forms: {'; '.join(valid_forms)}"
     return {"text": text, "blocks": blocks}
