@@ -200,3 +200,29 @@ def view_submission_payload(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+
+
+def event_callback_body(
+    ws: Workspace, event: Mapping[str, Any], *, event_id: str, event_time: int, bot_user_id: str
+) -> bytes:
+    """An Events API delivery: JSON, with the ``event_id`` Slack repeats on every retry."""
+    payload = {
+        "token": ws.verification_token,
+        "team_id": ws.team_id,
+        "api_app_id": ws.api_app_id,
+        "event": dict(event),
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": event_time,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": ws.team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")

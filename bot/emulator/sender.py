@@ -23,16 +23,17 @@ from bot.emulator.payloads import (
     block_actions_payload,
     default_channel_name,
     encode_form,
+    event_callback_body,
     find_block_id,
     interaction_body,
     slash_command_fields,
     view_submission_payload,
 )
-from bot.emulator.records import JsonDict, new_trigger_id
+from bot.emulator.records import JsonDict, new_trigger_id, random_id
 from bot.emulator.webapi import SlackEmulator
 from bot.signing import sign
 
-Kind = Literal["slash_command", "block_actions", "view_submission", "raw"]
+Kind = Literal["slash_command", "block_actions", "view_submission", "event", "raw"]
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Slack's own User-Agent on requests to an app.
@@ -199,6 +200,19 @@ class SlackSender:
             trigger_id=trigger_id,
         )
         return self._finish(replace(sent, view_id=str(view.get("id", "")) or None))
+
+    def event(self, event: Mapping[str, Any], *, bot_user_id: str = "U0BOT") -> SentRequest:
+        """Deliver an Events API event (e.g. ``app_home_opened``) as Slack's JSON body."""
+        body = event_callback_body(
+            self._workspace,
+            event,
+            event_id=random_id("Ev"),
+            event_time=int(self._clock()),
+            bot_user_id=bot_user_id,
+        )
+        headers = self._headers(body, timestamp=None, signature=None, signed=True)
+        headers["Content-Type"] = "application/json"
+        return replace(self._post(body, headers), kind="event")
 
     def resend(self, sent: SentRequest, *, retry_num: int) -> SentRequest:
         """Redeliver the identical body, as Slack does after a timeout, freshly signed."""
