@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from actions.errors import ConfigError, RollbackBotError
 from bot.deps import Deps
 from bot.logs import configure_logging
-from bot.settings import load_settings
+from bot.settings import Secret, load_settings
 from store import SqliteStore
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = _create_app_or_explain(create_app, deps)
     if settings.slack.app_token is not None:
         log.info("starting in Socket Mode")
-        serve_socket_mode(app, settings.slack.app_token)
+        _serve_socket_mode_or_explain(serve_socket_mode, app, settings.slack.app_token)
         return 0
     front_door = SlackFrontDoor(app, signing_secret=settings.slack.signing_secret, store=store)
     server = create_http_server(front_door, host=args.host, port=args.port)
@@ -110,6 +110,22 @@ def _create_app_or_explain(factory: Callable[[Deps], App], deps: Deps) -> App:
         raise ConfigError(f"cannot reach the Slack Web API: {type(error).__name__}") from None
 
 
+def _serve_socket_mode_or_explain(
+    serve: Callable[[App, Secret], None], app: App, app_token: Secret
+) -> None:
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    try:
+        serve(app, app_token)
+    except SlackApiError as error:
+        raise ConfigError(
+            f"Slack refused SLACK_APP_TOKEN for Socket Mode ({_slack_error_code(error)}); "
+            "check that it is an app-level token with connections:write"
+        ) from None
+    except SlackClientError as error:
+        raise ConfigError(f"cannot open a Socket Mode connection: {type(error).__name__}") from None
+
+
 def _slack_error_code(error: Exception) -> str:
     response = getattr(error, "response", None)
     if response is not None:
@@ -130,7 +146,7 @@ def _stop_on_sigterm(close: Callable[[], object]) -> None:
 def _status(args: argparse.Namespace) -> int:
     from bot.config import load_config
     from bot.flows.status import collect_status
-    from bot.settings import Secret, SlackSettings, settings_from
+    from bot.settings import SlackSettings, settings_from
     from bot.textblocks import render_message
     from bot.views import build_status_view
 
@@ -152,13 +168,13 @@ def _shell(args: argparse.Namespace) -> int:
     from bot.config import load_config
     from bot.shell import run_console
 
-    return run_console(load_config(args.config), user=args.user)
+    return run_console(load_config(args.config), user=args.user, environ=os.environ)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(directory=args.dir, user=args.user)
+    return run_demo(directory=args.dir, user=args.user, environ=os.environ)
 
 
 if __name__ == "__main__":

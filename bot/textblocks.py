@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _LINK_RE = re.compile(r"<(?P<target>[^|>]+)(?:\|(?P<label>[^>]+))?>")
+_BOLD_RE = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
+_CODE_RE = re.compile(r"`([^`\n]+)`")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ def mrkdwn_to_text(text: str) -> str:
         return f"{label} ({target})" if label else target
 
     text = _LINK_RE.sub(link, text)
+    text = _BOLD_RE.sub(r"\1", _CODE_RE.sub(r"\1", text.replace("```", "")))
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

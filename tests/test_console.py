@@ -1,0 +1,66 @@
+"""The terminal console and the demo, driven as a person would: lines in, text out."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.config import Config
+from bot.shell import run_console
+from tests.servehelp import ROOT, bot_env
+
+
+def _run(config: Config, script: str) -> str:
+    out = io.StringIO()
+    code = run_console(config, user="U0ENG", environ={}, stdin=io.StringIO(script), out=out)
+    assert code == 0
+    return out.getvalue()
+
+
+def test_console_answers_help_and_renders_text(config: Config) -> None:
+    output = _run(config, "/rollback help\n")
+    assert "U0ENG> /rollback help" in output
+    assert "rollback-bot (only visible to U0ENG (eng)):" in output
+    assert "/rollback scenario <minor|critical|email|performance|database|security>" in output
+    assert "<@" not in output and "&lt;" not in output
+
+
+def test_console_acts_as_another_user_and_back(config: Config) -> None:
+    output = _run(config, "as U0ORCH /rollback status\n/rollback status\n")
+    assert "only visible to U0ORCH (orchestrator)" in output
+    assert output.count("only visible to U0ENG (eng)") == 1
+
+
+def test_console_reports_unknown_input_and_missing_button(config: Config) -> None:
+    output = _run(config, "hello\npress 9\nhelp\n")
+    assert "(not understood; type help)" in output
+    assert "(there is no button 9 on screen)" in output
+    assert "as <USER> <line>" in output
+
+
+def test_console_opens_app_home(config: Config) -> None:
+    assert "App Home of U0ENG (eng):" in _run(config, "home\n")
+
+
+def test_console_stops_at_quit(config: Config) -> None:
+    output = _run(config, "quit\n/rollback help\n")
+    assert "U0ENG> /rollback help" not in output
+
+
+def test_demo_command_answers_help_from_a_pipe(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--dir", str(tmp_path / "sandbox")],
+        input="/rollback help\n/rollback status\n",
+        env=bot_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ROLLBACK-BOT" in result.stdout
+    assert "Branch: feature/phase2-module-integration" in result.stdout
+    assert "Demo service stopped" in result.stdout
+    assert (tmp_path / "sandbox" / "app" / ".git").is_dir()

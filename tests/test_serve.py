@@ -1,0 +1,198 @@
+"""End to end through ``rollback-bot serve``: signed requests in, Web API calls out to the emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.emulator import SlackEmulator, SlackSender
+from bot.signing import sign
+from store import SqliteStore
+from tests.conftest import SIGNING_SECRET
+from tests.gitrepo import PhaseRepo, git
+from tests.servehelp import ServeProcess, bot_env, run_cli
+
+
+@pytest.fixture
+def emulator() -> Iterator[SlackEmulator]:
+    with SlackEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def served(config_path: Path, emulator: SlackEmulator) -> Iterator[ServeProcess]:
+    env = bot_env(
+        SLACK_BOT_TOKEN=emulator.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=emulator.api_url,
+    )
+    process = ServeProcess(config_path, env)
+    try:
+        process.wait_healthy()
+        yield process
+    finally:
+        code, output = process.stop()
+        assert code == 0, output
+        assert emulator.bot_token not in output and SIGNING_SECRET not in output
+
+
+@pytest.fixture
+def sender(served: ServeProcess, emulator: SlackEmulator) -> Iterator[SlackSender]:
+    with SlackSender(
+        events_url=served.url + "/slack/events", signing_secret=SIGNING_SECRET, emulator=emulator
+    ) as client:
+        yield client
+
+
+def _replies(emulator: SlackEmulator) -> list[str]:
+    return [m.text for m in emulator.messages() if m.via == "response_url"]
+
+
+def _timeline_actions(config_path: Path) -> list[str]:
+    store = SqliteStore(config_path.parent / "rollback-bot.db")
+    try:
+        return [event.action for event in store.timeline()]
+    finally:
+        store.close()
+
+
+def test_serve_signed_status_replies_through_emulator(
+    sender: SlackSender, emulator: SlackEmulator, phase_repo: PhaseRepo, config_path: Path
+) -> None:
+    sent = sender.slash_command("/rollback", "status", user_id="U0ENG")
+    assert sent.status == 200
+    assert emulator.wait_for(lambda e: bool(_replies(e)), timeout=10)
+    reply = next(m for m in emulator.messages() if m.via == "response_url")
+    assert reply.ephemeral_to == "U0ENG"
+    rendered = str(reply.blocks)
+    assert phase_repo.head()[:10] in rendered
+    assert "phase2-checkpoint-T+4h" in rendered
+    assert "(in sync)" in rendered
+    assert _timeline_actions(config_path) == ["slash_command"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "unsigned"),
+        (
+            {"x-slack-request-timestamp": "{now}", "x-slack-signature": "v0=" + "0" * 64},
+            "bad signature",
+        ),
+        ({"x-slack-request-timestamp": "{stale}", "x-slack-signature": "{stale_sig}"}, "stale"),
+        ({"x-slack-request-timestamp": "{future}", "x-slack-signature": "{future_sig}"}, "future"),
+        (
+            {"x-slack-request-timestamp": "soon", "x-slack-signature": "v0=00"},
+            "non-numeric timestamp",
+        ),
+    ],
+)
+def test_serve_unverified_request_gets_401_and_does_nothing(
+    sender: SlackSender,
+    emulator: SlackEmulator,
+    config_path: Path,
+    headers: dict[str, str],
+    why: str,
+) -> None:
+    body = b"command=%2Frollback&text=status&user_id=U0ENG&trigger_id=1.2.3&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fx"
+    now = int(time.time())
+    values = {
+        "now": str(now),
+        "stale": str(now - 301),
+        "stale_sig": sign(signing_secret=SIGNING_SECRET, timestamp=now - 301, body=body),
+        "future": str(now + 301),
+        "future_sig": sign(signing_secret=SIGNING_SECRET, timestamp=now + 301, body=body),
+    }
+    filled = {k: v.format(**values) for k, v in headers.items()}
+    filled["content-type"] = "application/x-www-form-urlencoded"
+    sent = sender.send_raw(body, filled)
+    assert sent.status == 401, why
+    time.sleep(0.3)
+    assert emulator.messages() == []
+    assert _timeline_actions(config_path) == []
+
+
+def test_serve_redelivery_is_acknowledged_not_rerun(
+    sender: SlackSender, emulator: SlackEmulator, config_path: Path
+) -> None:
+    first = sender.slash_command("/rollback", "status", user_id="U0ENG")
+    again = sender.resend(first, retry_num=1)
+    third = sender.resend(first, retry_num=2)
+    assert (first.status, again.status, third.status) == (200, 200, 200)
+    assert again.headers.get("x-slack-no-retry") == "1"
+    assert emulator.wait_for(lambda e: bool(_replies(e)), timeout=10)
+    time.sleep(0.5)  # give a wrongly re-run listener the time to post a second reply
+    assert len(_replies(emulator)) == 1
+    assert _timeline_actions(config_path) == ["slash_command"]
+
+
+def test_serve_ack_is_fast_while_git_is_slow(
+    sender: SlackSender, emulator: SlackEmulator, phase_repo: PhaseRepo
+) -> None:
+    # ls-remote now takes 4 s; Slack must still get its acknowledgement at once.
+    git(phase_repo.work, "config", "remote.origin.uploadpack", "sleep 4; git-upload-pack")
+    sent = sender.slash_command("/rollback", "status", user_id="U0ENG")
+    assert sent.status == 200
+    assert sent.elapsed_s < 1.5
+    assert emulator.wait_for(lambda e: bool(_replies(e)), timeout=15)
+
+
+def test_serve_health_and_routing(served: ServeProcess) -> None:
+    health = httpx.get(served.url + "/healthz", timeout=5)
+    assert health.status_code == 200 and health.json() == {"ok": True, "store": "ok"}
+    assert httpx.get(served.url + "/nope", timeout=5).status_code == 404
+    assert httpx.get(served.url + "/slack/events", timeout=5).status_code == 405
+
+
+def test_serve_bad_config_stops_with_one_line(tmp_path: Path, config_path: Path) -> None:
+    config_path.write_text(config_path.read_text().replace('remote = "origin"', "remote = 7"))
+    result = run_cli(
+        ["serve", "--config", str(config_path)],
+        bot_env(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s"),
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "rollback-bot: config error: git.remote: expected a git remote name such as 'origin', got an integer"
+    )
+
+
+def test_serve_missing_token_is_named(config_path: Path) -> None:
+    result = run_cli(["serve", "--config", str(config_path)], bot_env(SLACK_SIGNING_SECRET="s"))
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN is not set" in result.stderr
+
+
+def test_serve_refused_token_is_explained_without_the_token(
+    config_path: Path, emulator: SlackEmulator
+) -> None:
+    env = bot_env(
+        SLACK_BOT_TOKEN="xoxb-wrong-secret-value",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL=emulator.api_url,
+    )
+    result = run_cli(["serve", "--config", str(config_path)], env)
+    assert result.returncode == 2
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in result.stderr
+    assert "xoxb-wrong-secret-value" not in result.stderr + result.stdout
+
+
+def test_serve_with_app_token_uses_socket_mode(config_path: Path, emulator: SlackEmulator) -> None:
+    env = bot_env(
+        SLACK_BOT_TOKEN=emulator.bot_token,
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL=emulator.api_url,
+        SLACK_APP_TOKEN="xapp-1-A0-secret",
+    )
+    result = run_cli(["serve", "--config", str(config_path)], env)
+    # Socket Mode asks the Web API for a WebSocket URL with the app-level token.
+    assert [call.method for call in emulator.calls("apps.connections.open")] == [
+        "apps.connections.open"
+    ]
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN" in result.stderr
+    assert "xapp-1-A0-secret" not in result.stderr + result.stdout
