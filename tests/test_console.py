@@ -64,3 +64,27 @@ def test_demo_command_answers_help_from_a_pipe(tmp_path: Path) -> None:
     assert "Branch: feature/phase2-module-integration" in result.stdout
     assert "Demo service stopped" in result.stdout
     assert (tmp_path / "sandbox" / "app" / ".git").is_dir()
+
+
+def test_terminal_status_prints_report_and_records_os_user(config_path: Path) -> None:
+    import getpass
+
+    from store import SqliteStore
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "status", "--config", str(config_path)],
+        env=bot_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Branch: feature/phase2-module-integration" in result.stdout
+    assert "phase2-checkpoint-T+4h" in result.stdout
+    store = SqliteStore(config_path.parent / "rollback-bot.db")
+    events = store.timeline()
+    store.close()
+    assert [(e.actor, e.surface, e.action) for e in events] == [
+        (f"os:{getpass.getuser()}", "terminal", "status")
+    ]
