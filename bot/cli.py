@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -83,7 +84,12 @@ def _serve(args: argparse.Namespace) -> int:
     app = _create_app_or_explain(create_app, deps)
     if settings.slack.app_token is not None:
         log.info("starting in Socket Mode")
-        _serve_socket_mode_or_explain(serve_socket_mode, app, settings.slack.app_token)
+        stop = threading.Event()
+        _stop_on_sigterm(stop.set, exit_now=False)
+        try:
+            _serve_socket_mode_or_explain(serve_socket_mode, app, settings.slack.app_token, stop)
+        finally:
+            store.close()
         return 0
     front_door = SlackFrontDoor(app, signing_secret=settings.slack.signing_secret, store=store)
     server = create_http_server(front_door, host=args.host, port=args.port)
@@ -111,12 +117,12 @@ def _create_app_or_explain(factory: Callable[[Deps], App], deps: Deps) -> App:
 
 
 def _serve_socket_mode_or_explain(
-    serve: Callable[[App, Secret], None], app: App, app_token: Secret
+    serve: Callable[..., None], app: App, app_token: Secret, stop: threading.Event
 ) -> None:
     from slack_sdk.errors import SlackApiError, SlackClientError
 
     try:
-        serve(app, app_token)
+        serve(app, app_token, stop=stop)
     except SlackApiError as error:
         raise ConfigError(
             f"Slack refused SLACK_APP_TOKEN for Socket Mode ({_slack_error_code(error)}); "
@@ -134,11 +140,12 @@ def _slack_error_code(error: Exception) -> str:
     return "invalid_auth" if "invalid_auth" in text else "refused"
 
 
-def _stop_on_sigterm(close: Callable[[], object]) -> None:
+def _stop_on_sigterm(close: Callable[[], object], *, exit_now: bool = True) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("stopping on signal %s", signum)
         close()
-        raise SystemExit(0)
+        if exit_now:
+            raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -144,11 +145,17 @@ def create_http_server(
     )
 
 
-def serve_socket_mode(app: App, app_token: Secret) -> None:
-    """Socket Mode: Slack pushes payloads over a WebSocket; blocks until interrupted."""
+def serve_socket_mode(app: App, app_token: Secret, *, stop: threading.Event) -> None:
+    """Socket Mode: Slack pushes payloads over a WebSocket; returns once ``stop`` is set."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(
         app, app_token.reveal(), logger=logging.getLogger("rollback_bot.socket")
     )
-    handler.start()  # type: ignore[no-untyped-call]
+    handler.connect()  # type: ignore[no-untyped-call]
+    try:
+        # Short waits keep the main thread responsive to SIGTERM's handler.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]

@@ -181,18 +181,50 @@ def test_serve_refused_token_is_explained_without_the_token(
     assert "xoxb-wrong-secret-value" not in result.stderr + result.stdout
 
 
-def test_serve_with_app_token_uses_socket_mode(config_path: Path, emulator: SlackEmulator) -> None:
-    env = bot_env(
-        SLACK_BOT_TOKEN=emulator.bot_token,
-        SLACK_SIGNING_SECRET="s",
-        SLACK_API_URL=emulator.api_url,
-        SLACK_APP_TOKEN="xapp-1-A0-secret",
-    )
-    result = run_cli(["serve", "--config", str(config_path)], env)
-    # Socket Mode asks the Web API for a WebSocket URL with the app-level token.
-    assert [call.method for call in emulator.calls("apps.connections.open")] == [
-        "apps.connections.open"
-    ]
+def test_serve_socket_mode_runs_command_and_acks_once(config_path: Path) -> None:
+    app_token = "xapp-1-A0ROLLBACK-socket-secret"
+    with SlackEmulator(app_token=app_token) as emulator:
+        env = bot_env(
+            SLACK_BOT_TOKEN=emulator.bot_token,
+            SLACK_SIGNING_SECRET="unused-in-socket-mode",
+            SLACK_API_URL=emulator.api_url,
+            SLACK_APP_TOKEN=app_token,
+        )
+        process = ServeProcess(config_path, env)
+        try:
+            assert emulator.wait_for(lambda e: bool(e.calls("apps.connections.open")), timeout=20)
+            assert emulator.socket_mode.wait_connected(timeout=20)
+            ack = emulator.socket_slash_command(
+                "/rollback", "status", user_id="U0ENG", envelope_id="env-1"
+            )
+            assert ack is not None and ack["envelope_id"] == "env-1"
+            assert emulator.wait_for(lambda e: bool(_replies(e)), timeout=15)
+            # Slack redelivers the same envelope after a missed ack: acked, not run again.
+            again = emulator.socket_mode.send(
+                "slash_commands",
+                emulator.socket_mode.last_payload(),
+                retry_attempt=1,
+                retry_reason="timeout",
+            )
+            assert again is not None
+            time.sleep(0.5)
+            assert len(_replies(emulator)) == 1
+        finally:
+            code, output = process.stop()
+    assert code == 0, output
+    assert app_token not in output
+    assert _timeline_actions(config_path) == ["slash_command"]
+
+
+def test_serve_refused_app_token_is_explained_without_the_token(config_path: Path) -> None:
+    with SlackEmulator(app_token="xapp-the-right-one") as emulator:
+        env = bot_env(
+            SLACK_BOT_TOKEN=emulator.bot_token,
+            SLACK_SIGNING_SECRET="s",
+            SLACK_API_URL=emulator.api_url,
+            SLACK_APP_TOKEN="xapp-1-A0-wrong-secret",
+        )
+        result = run_cli(["serve", "--config", str(config_path)], env)
     assert result.returncode == 2
-    assert "SLACK_APP_TOKEN" in result.stderr
-    assert "xapp-1-A0-secret" not in result.stderr + result.stdout
+    assert "Slack refused SLACK_APP_TOKEN for Socket Mode (invalid_auth)" in result.stderr
+    assert "xapp-1-A0-wrong-secret" not in result.stderr + result.stdout

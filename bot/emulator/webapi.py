@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from bot.emulator.methods import METHODS
+from bot.emulator.payloads import Actor, Workspace, default_channel_name, slash_command_fields
 from bot.emulator.records import (
     EMULATOR_BOT_TOKEN,
     ApiCall,
@@ -25,6 +26,7 @@ from bot.emulator.records import (
 )
 from bot.emulator.responses import apply_response_url, record_ack
 from bot.emulator.server import ApiRequest, HttpReply, ServerThread
+from bot.emulator.socketmode import SocketModeEndpoint
 from bot.emulator.state import RateLimit, WorkspaceState
 
 DEFAULT_USERS: Mapping[str, str] = {"U0ENG": "eng", "U0ORCH": "orchestrator", "U0OTHER": "other"}
@@ -48,7 +50,11 @@ class SlackEmulator:
         trigger_ttl_s: float = 3.0,
         response_url_max_uses: int = 5,
         response_url_ttl_s: float = 30 * 60,
+        app_token: str | None = None,
     ) -> None:
+        # Socket Mode is off unless an app-level token is given: apps.connections.open needs it.
+        self._app_token = app_token
+        self._socket_mode: SocketModeEndpoint | None = None
         self._state = WorkspaceState(
             identity=Identity(
                 bot_token=bot_token,
@@ -85,6 +91,9 @@ class SlackEmulator:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+        socket_mode, self._socket_mode = self._socket_mode, None
+        if socket_mode is not None:
+            socket_mode.stop()
 
     def __enter__(self) -> SlackEmulator:
         return self.start()
@@ -251,7 +260,69 @@ class SlackEmulator:
             self._changed()
         return HttpReply(200, {"ok": True})
 
+    @property
+    def socket_mode(self) -> SocketModeEndpoint:
+        """The Socket Mode endpoint; exists once an app has asked for a connection URL."""
+        if self._socket_mode is None:
+            raise RuntimeError("no app has opened a Socket Mode connection")
+        return self._socket_mode
+
+    def socket_slash_command(
+        self,
+        command: str,
+        text: str,
+        *,
+        user_id: str,
+        channel_id: str = "C0INCIDENTS",
+        retry_attempt: int = 0,
+        envelope_id: str | None = None,
+        timeout: float = 5.0,
+    ) -> JsonDict | None:
+        """Deliver a slash command over Socket Mode as Slack does; the app's ack, or None."""
+        identity = self._state.identity
+        workspace = Workspace(identity.team_id, identity.team_domain, identity.app_id)
+        actor = Actor(
+            user_id,
+            self.user_name(user_id) or user_id.lower(),
+            channel_id,
+            default_channel_name(channel_id),
+        )
+        fields = slash_command_fields(
+            workspace,
+            actor,
+            command=command,
+            text=text,
+            response_url=self.new_response_url(channel=channel_id, user=user_id),
+            trigger_id=self.new_trigger_id(),
+        )
+        return self.socket_mode.send(
+            "slash_commands",
+            dict(fields),
+            retry_attempt=retry_attempt,
+            retry_reason="timeout" if retry_attempt else "",
+            envelope_id=envelope_id,
+            timeout=timeout,
+        )
+
+    def _open_socket_connection(self, request: ApiRequest) -> JsonDict:
+        if not request.token:
+            return {"ok": False, "error": "not_authed"}
+        if self._app_token is None or request.token != self._app_token:
+            # A bot token here is the classic mistake; Slack names it.
+            return {
+                "ok": False,
+                "error": "not_allowed_token_type"
+                if request.token.startswith("xoxb-")
+                else "invalid_auth",
+            }
+        if self._socket_mode is None:
+            self._socket_mode = SocketModeEndpoint()
+            self._socket_mode.start()
+        return {"ok": True, "url": self._socket_mode.new_url()}
+
     def _dispatch(self, request: ApiRequest) -> tuple[int, JsonDict, dict[str, str]]:
+        if request.method == "apps.connections.open":
+            return 200, self._open_socket_connection(request), {}
         handler = METHODS.get(request.method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
