@@ -30,11 +30,12 @@ def bot_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    args: list[str], env: Mapping[str, str], timeout: float = 30
+    args: list[str], env: Mapping[str, str], timeout: float = 30, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         env=dict(env),
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.config import Config
 from bot.shell import run_console
-from tests.servehelp import ROOT, bot_env
+from tests.servehelp import bot_env, run_cli
 
 
 def _run(config: Config, script: str) -> str:
@@ -50,14 +48,11 @@ def test_console_stops_at_quit(config: Config) -> None:
 
 
 def test_demo_command_answers_help_from_a_pipe(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--dir", str(tmp_path / "sandbox")],
-        input="/rollback help\n/rollback status\n",
-        env=bot_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        ["demo", "--dir", str(tmp_path / "sandbox")],
+        bot_env(),
         timeout=90,
+        input="/rollback help\n/rollback status\n",
     )
     assert result.returncode == 0, result.stderr
     assert "ROLLBACK-BOT" in result.stdout
@@ -71,14 +66,7 @@ def test_terminal_status_prints_report_and_records_os_user(config_path: Path) ->
 
     from store import SqliteStore
 
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "status", "--config", str(config_path)],
-        env=bot_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli(["status", "--config", str(config_path)], bot_env(), timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Branch: feature/phase2-module-integration" in result.stdout
     assert "phase2-checkpoint-T+4h" in result.stdout
