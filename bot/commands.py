@@ -60,8 +60,11 @@ def _run(slash: SlashCommand, command: dict[str, Any], respond: Respond, deps: D
     request = grammar.parse(slash.value, command.get("text", ""))
     flow = _FLOWS.get(type(request))
     if flow is None:
-        verb = command.get("text", "").split(maxsplit=1)[0:1]
-        message = build_not_available_view(" ".join([slash.value, *verb]))
+        # Name the subcommand for /rollback; the other commands have none.
+        verb = (
+            command.get("text", "").split(maxsplit=1)[:1] if slash is SlashCommand.ROLLBACK else []
+        )
+        message = build_not_available_view(" ".join([slash.value, *(v.lower() for v in verb)]))
     else:
         message = flow(deps, request)
     respond(**message, response_type="ephemeral")

@@ -111,3 +111,8 @@ def test_app_home_publishes_status_once_per_event(local: LocalSlack, config: Con
     )
     assert again.status == 200
     assert len(local.emulator.calls("views.publish")) == 1
+
+
+def test_unshipped_severity_is_named_without_its_arguments(local: LocalSlack) -> None:
+    local.sender.slash_command("/severity", "4 #1 bad", user_id="U0ORCH")
+    assert "`/severity` is understood, but this version" in _reply(local.emulator)[0].text
