@@ -7,7 +7,6 @@ surfaces (commands, home) to them.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -19,9 +18,6 @@ from bot.errors import handle_listener_error
 from bot.home import register_home
 from bot.middleware import install_middleware
 
-#: Listener threads. Slow work (git, restarts, checks) runs here after the ack, so this bounds
-#: how many such jobs run at once, not how fast Slack is acknowledged.
-LISTENER_THREADS = 16
 WEB_API_TIMEOUT_S = 15
 
 
@@ -38,16 +34,25 @@ def create_web_client(deps: Deps) -> WebClient:
     return client
 
 
+def _drop_token_skipped_warning(record: logging.LogRecord) -> bool:
+    # Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the client
+    # we pass wins; it is the same token, so the warning only alarms whoever reads the log.
+    return "`token` will be unused" not in record.getMessage()
+
+
 def create_app(
     deps: Deps, *, client: WebClient | None = None, token_verification: bool = True
 ) -> App:
+    bolt_logger = logging.getLogger("rollback_bot.bolt")
+    bolt_logger.addFilter(_drop_token_skipped_warning)
     app = App(
         client=client or create_web_client(deps),
         signing_secret=deps.settings.slack.signing_secret.reveal(),
-        process_before_response=False,
+        # Listeners ack on the request thread and hand their work to bot.afterack; Bolt's own
+        # mode runs ack() on its listener pool, where it waited behind earlier slow work.
+        process_before_response=True,
         token_verification_enabled=token_verification,
-        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener"),
-        logger=logging.getLogger("rollback_bot.bolt"),
+        logger=bolt_logger,
     )
     install_middleware(app, deps)
     register_commands(app)

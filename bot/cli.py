@@ -89,7 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             _serve_socket_mode_or_explain(serve_socket_mode, app, settings.slack.app_token, stop)
         finally:
-            store.close()
+            deps.close()
         return 0
     front_door = SlackFrontDoor(app, signing_secret=settings.slack.signing_secret, store=store)
     server = create_http_server(front_door, host=args.host, port=args.port)
@@ -98,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.run()
     finally:
-        store.close()
+        deps.close()
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Slash-command listeners: ack first, parse, call a flow, render.
+"""Slash-command listeners: ack on the request thread, then parse, run a flow and render after it.
 
-Parsing errors raise :class:`InputError`; the app's one error handler turns them into an
-ephemeral message with the valid forms, so listeners stay short and never format errors.
+Parsing errors raise :class:`InputError`; the one error handler turns them into an ephemeral
+message with the valid forms, so listeners stay short and never format errors.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 
 from bot import grammar
-from bot.deps import Deps, deps_of
+from bot.afterack import after_ack
+from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.status import collect_status
 from bot.ids import SlashCommand
@@ -39,21 +40,30 @@ def handle_rollback_command(
     ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
     ack()
-    _run(SlashCommand.ROLLBACK, command, respond, deps_of(context))
+    after_ack(
+        context, command, respond, lambda deps: _run(SlashCommand.ROLLBACK, command, respond, deps)
+    )
 
 
 def handle_checkpoint_command(
     ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
     ack()
-    _run(SlashCommand.CHECKPOINT, command, respond, deps_of(context))
+    after_ack(
+        context,
+        command,
+        respond,
+        lambda deps: _run(SlashCommand.CHECKPOINT, command, respond, deps),
+    )
 
 
 def handle_severity_command(
     ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
     ack()
-    _run(SlashCommand.SEVERITY, command, respond, deps_of(context))
+    after_ack(
+        context, command, respond, lambda deps: _run(SlashCommand.SEVERITY, command, respond, deps)
+    )
 
 
 def _run(slash: SlashCommand, command: dict[str, Any], respond: Respond, deps: Deps) -> None:

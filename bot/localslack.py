@@ -66,5 +66,5 @@ class LocalSlack:
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.store.close()
+        self.deps.close()
         self.emulator.stop()

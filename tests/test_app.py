@@ -116,3 +116,17 @@ def test_app_home_publishes_status_once_per_event(local: LocalSlack, config: Con
 def test_unshipped_severity_is_named_without_its_arguments(local: LocalSlack) -> None:
     local.sender.slash_command("/severity", "4 #1 bad", user_id="U0ORCH")
     assert "`/severity` is understood, but this version" in _reply(local.emulator)[0].text
+
+
+def test_redelivery_after_restart_is_not_run_again(config: Config) -> None:
+    with LocalSlack(config, environ={}) as first:
+        sent = first.sender.slash_command("/rollback", "status", user_id="U0ENG")
+        _reply(first.emulator)
+    # A new process has no memory of the first delivery; only the store's claim stops it.
+    with LocalSlack(config, environ={}) as second:
+        again = second.sender.resend(sent, retry_num=1)
+        assert again.status == 200
+        assert "x-slack-no-retry" not in again.headers
+        second.deps.work.shutdown(wait=True)
+        assert [m for m in second.emulator.messages() if m.via == "response_url"] == []
+        assert [e.action for e in second.store.timeline()] == ["slash_command"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.emulator import SlackEmulator, SlackSender
+from bot.deps import AFTER_ACK_WORKERS
+from bot.emulator import SentRequest, SlackEmulator, SlackSender
 from bot.signing import sign
 from store import SqliteStore
 from tests.conftest import SIGNING_SECRET
@@ -130,15 +132,27 @@ def test_serve_redelivery_is_acknowledged_not_rerun(
     assert _timeline_actions(config_path) == ["slash_command"]
 
 
-def test_serve_ack_is_fast_while_git_is_slow(
-    sender: SlackSender, emulator: SlackEmulator, phase_repo: PhaseRepo
+def test_serve_acks_stay_fast_while_every_worker_is_busy(
+    served: ServeProcess, emulator: SlackEmulator, phase_repo: PhaseRepo
 ) -> None:
-    # ls-remote now takes 4 s; Slack must still get its acknowledgement at once.
+    # ls-remote now takes 4 s, and more commands arrive than there are workers after the ack:
+    # Slack must still get every acknowledgement at once, not after earlier work finishes.
     git(phase_repo.work, "config", "remote.origin.uploadpack", "sleep 4; git-upload-pack")
-    sent = sender.slash_command("/rollback", "status", user_id="U0ENG")
-    assert sent.status == 200
-    assert sent.elapsed_s < 1.5
-    assert emulator.wait_for(lambda e: bool(_replies(e)), timeout=15)
+    count = AFTER_ACK_WORKERS + 4
+
+    def send(index: int) -> SentRequest:
+        with SlackSender(
+            events_url=served.url + "/slack/events",
+            signing_secret=SIGNING_SECRET,
+            emulator=emulator,
+        ) as sender:
+            return sender.slash_command("/rollback", "status", user_id="U0ENG")
+
+    with ThreadPoolExecutor(count) as pool:
+        sent = list(pool.map(send, range(count)))
+    assert [s.status for s in sent] == [200] * count
+    assert max(s.elapsed_s for s in sent) < 2.0
+    assert emulator.wait_for(lambda e: len(_replies(e)) == count, timeout=30)
 
 
 def test_serve_health_and_routing(served: ServeProcess) -> None:
