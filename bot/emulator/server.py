@@ -67,6 +67,8 @@ def parse_api_request(
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The default backlog of 5 dropped connections when 20 senders' replies arrived at once.
+    request_queue_size = 128
 
     def __init__(self, sink: RequestSink) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
