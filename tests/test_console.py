@@ -76,3 +76,43 @@ def test_terminal_status_prints_report_and_records_os_user(config_path: Path) ->
     assert [(e.actor, e.surface, e.action) for e in events] == [
         (f"os:{getpass.getuser()}", "terminal", "status")
     ]
+
+
+def test_console_presses_buttons_and_indents_threads(config: Config) -> None:
+    from typing import Any
+
+    from bot.localslack import LocalSlack
+    from bot.shell import Console
+
+    out = io.StringIO()
+    with LocalSlack(config, environ={}) as local:
+        clicks: list[str] = []
+
+        @local.app.action("probe_approve")
+        def on_click(ack: Any, body: dict[str, Any], respond: Any) -> None:
+            ack()
+            clicks.append(body["user"]["id"])
+            respond(text=f"approved by {body['user']['id']}", replace_original=False)
+
+        button = {
+            "type": "button",
+            "action_id": "probe_approve",
+            "text": {"type": "plain_text", "text": "Approve"},
+            "value": "7",
+        }
+        posted = local.app.client.chat_postMessage(
+            channel="C0INCIDENTS",
+            text="card",
+            blocks=[{"type": "actions", "block_id": "card_actions", "elements": [button]}],
+        )
+        local.app.client.chat_postMessage(
+            channel="C0INCIDENTS", text="a reply in the thread", thread_ts=posted["ts"]
+        )
+        console = Console(local=local, out=out, user="U0ENG", channel="C0INCIDENTS")
+        console.show_new()
+        console.handle("as U0ORCH press 1")
+    output = out.getvalue()
+    assert "  [1] Approve" in output
+    assert "    | rollback-bot:\n    |   a reply in the thread" in output
+    assert clicks == ["U0ORCH"]
+    assert "approved by U0ORCH" in output
