@@ -21,9 +21,6 @@ import argparse
 import math
 import os
 import platform
-import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,18 +29,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import httpx
 
 from bot.demo_sandbox import build_sandbox, free_port
 from bot.emulator import SlackEmulator, SlackSender
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this folder is first on sys.path: the harness is a sibling module.
+from harness import HOST, SIGNING_SECRET, BenchError, Server, percentile, server_env  # isort: skip
+
 MINIMAL_APP = Path(__file__).resolve().with_name("minimal_app.py")
-HOST = "127.0.0.1"
-# A throwaway secret: both servers and the senders share it, nothing else ever sees it.
-SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"
 USER_ID = "U0ENG"
 COMMAND, TEXT = "/rollback", "help"
 
@@ -53,121 +48,11 @@ TARGET_SENDERS = 20
 
 # Slack gives up on an ack after 3 s; 10 s only bounds a hung request, it is not a target.
 REQUEST_TIMEOUT_S = 10.0
-HEALTH_TIMEOUT_S = 30.0
 # How long to wait for the bot's response_url replies to land before the next phase.
 DRAIN_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 10.0
 MAX_TOTAL_REQUESTS = 50_000
 
 BOT, MINIMAL = "bot", "minimal"
-
-
-class BenchError(Exception):
-    """The run itself broke (not a slow result): a server failed, or time ran out."""
-
-
-# -- servers -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """One server under test, run as a subprocess whose output goes to a file.
-
-    A file, not a pipe: nobody reads a pipe while the benchmark runs, and a full pipe would
-    block the server's logging and with it the requests being measured.
-    """
-
-    name: str
-    argv: list[str]
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def events_url(self) -> str:
-        return self.base_url + "/slack/events"
-
-    def start(self, env: dict[str, str]) -> None:
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            self.argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_healthy(self, deadline: float) -> None:
-        give_up = min(deadline, time.monotonic() + HEALTH_TIMEOUT_S)
-        with httpx.Client(timeout=1.0) as client:
-            while time.monotonic() < give_up:
-                if self.process is None or self.process.poll() is not None:
-                    raise BenchError(f"{self.name} exited early:\n{self.log_tail()}")
-                try:
-                    if client.get(self.base_url + "/healthz").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass  # not listening yet
-                time.sleep(0.05)
-        raise BenchError(f"{self.name} was not healthy in time:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=STOP_TIMEOUT_S)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def cpu_s(self) -> float | None:
-        """CPU seconds the process has used so far (all threads), from /proc; None elsewhere."""
-        if self.process is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        # utime and stime, fields 14 and 15 of proc(5), counted after the ")" of the name.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def log_warnings(self) -> Counter[str]:
-        """WARNING/ERROR lines by message; e.g. waitress's "Task queue depth" shows thread waits."""
-        found: Counter[str] = Counter()
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return found
-        for line in text.splitlines():
-            match = re.search(r"\b(WARNING|ERROR|CRITICAL) (.*)$", line)
-            if match:
-                # Digits vary per line (queue depths, ids); fold them so like counts with like.
-                found[re.sub(r"\d+", "N", match.group(0))] += 1
-        return found
-
-
-def server_env(emulator: SlackEmulator) -> dict[str, str]:
-    """The inherited environment, minus any real Slack settings, pointed at the emulator."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.update(
-        SLACK_BOT_TOKEN=emulator.bot_token,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=emulator.api_url,
-    )
-    return env
 
 
 # -- one round -----------------------------------------------------------------------------------
@@ -356,14 +241,6 @@ class Stats:
     mean_ms: float
     per_s: float
     cpu_ms_per_req: float
-
-
-def percentile(ordered: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of sorted values: a latency some request really had."""
-    if not ordered:
-        return math.nan
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def stats(results: Sequence[RoundResult]) -> Stats:
