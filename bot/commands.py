@@ -39,31 +39,30 @@ def register_commands(app: App) -> None:
 def handle_rollback_command(
     ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
-    ack()
-    after_ack(
-        context, command, respond, lambda deps: _run(SlashCommand.ROLLBACK, command, respond, deps)
-    )
+    _ack_then_run(SlashCommand.ROLLBACK, ack, command, respond, context)
 
 
 def handle_checkpoint_command(
     ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
-    ack()
-    after_ack(
-        context,
-        command,
-        respond,
-        lambda deps: _run(SlashCommand.CHECKPOINT, command, respond, deps),
-    )
+    _ack_then_run(SlashCommand.CHECKPOINT, ack, command, respond, context)
 
 
 def handle_severity_command(
     ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
+    _ack_then_run(SlashCommand.SEVERITY, ack, command, respond, context)
+
+
+def _ack_then_run(
+    slash: SlashCommand,
+    ack: Ack,
+    command: dict[str, Any],
+    respond: Respond,
+    context: BoltContext,
+) -> None:
     ack()
-    after_ack(
-        context, command, respond, lambda deps: _run(SlashCommand.SEVERITY, command, respond, deps)
-    )
+    after_ack(context, command, respond, lambda deps: _run(slash, command, respond, deps))
 
 
 def _run(slash: SlashCommand, command: dict[str, Any], respond: Respond, deps: Deps) -> None:
