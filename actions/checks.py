@@ -7,7 +7,9 @@ can show how long each line took.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,3 +25,17 @@ class CheckResult:
     duration_s: float
     #: Supporting lines: matching log lines, the tail of a command's output, slow queries.
     details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """One request of a scripted user flow; steps of a flow share one cookie jar."""
+
+    method: str
+    path: str
+    json: Mapping[str, Any] | None = None
+    form: Mapping[str, str] | None = None
+    #: None means any 2xx.
+    expect_status: int | None = None
+    #: Must appear in the body when given.
+    expect_text: str | None = None

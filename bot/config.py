@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from actions.checks import FlowStep
 from actions.errors import ConfigError
 from actions.refs import is_valid_branch_name
+from bot.configsection import Section
 
 _PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -26,6 +28,8 @@ _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 # User IDs start with U or W (enterprise); user group IDs with S.
 _PRINCIPAL_RE = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TABLE_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True)
@@ -51,22 +55,48 @@ class ServiceConfig:
     log_file: Path | None
     validate: str | None
     clear_cache: tuple[Path, ...]
+    restart_timeout_s: float = 120.0
+    validate_timeout_s: float = 300.0
 
 
 @dataclass(frozen=True)
 class EndpointCheck:
     name: str
     path: str
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class FlowCheck:
+    """A scripted user flow: steps sharing one cookie jar (login, view inbox, …)."""
+
+    name: str
+    steps: tuple[FlowStep, ...]
 
 
 @dataclass(frozen=True)
 class ChecksConfig:
-    endpoints: tuple[EndpointCheck, ...]
+    endpoints: tuple[EndpointCheck, ...] = ()
+    frontend: tuple[EndpointCheck, ...] = ()
+    flows: tuple[FlowCheck, ...] = ()
+    #: Per-request bound; a hanging endpoint is cut here.
+    timeout_s: float = 10.0
+    #: The procedure's "APIs responding > 2s" is a failure.
+    slow_after_s: float = 2.0
+    #: Bound on the whole checklist, whatever hangs.
+    checklist_timeout_s: float = 120.0
+    #: Continuous validation cadence during the phase; 0 turns it off.
+    interval_min: float = 30.0
 
 
 @dataclass(frozen=True)
 class DatabaseConfig:
     url_env: str | None
+    probe_sql: str = "SELECT 1"
+    migrations_table: str = "drizzle.__drizzle_migrations"
+    migrations_dir: str = "migrations"
+    slow_query_ms: float = 100.0
+    timeout_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -92,97 +122,6 @@ class Config:
     store: StoreConfig
 
 
-_TYPE_NAMES = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    list: "a list",
-    dict: "a table",
-}
-
-
-def _kind(value: object) -> str:
-    for python_type, name in reversed(_TYPE_NAMES.items()):
-        if isinstance(value, python_type):
-            return name
-    return type(value).__name__
-
-
-class _Section:
-    """Typed reads from one TOML table that remember which keys were used.
-
-    ``finish()`` refuses keys nobody read, which is how typos such as ``ready_timout_s`` are
-    caught at start-up rather than silently ignored.
-    """
-
-    def __init__(self, data: Mapping[str, Any], name: str) -> None:
-        self._data = data
-        self._name = name
-        self._seen: set[str] = set()
-
-    def key(self, key: str) -> str:
-        return f"{self._name}.{key}"
-
-    def _get(self, key: str, expected: type, what: str, *, required: bool) -> Any:
-        self._seen.add(key)
-        if key not in self._data:
-            if required:
-                raise ConfigError(f"{self.key(key)} is missing: expected {what}")
-            return None
-        value = self._data[key]
-        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
-        if expected is float:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok:
-            raise ConfigError(f"{self.key(key)}: expected {what}, got {_kind(value)}")
-        return value
-
-    def text(self, key: str, what: str = "a string") -> str:
-        value: str = self._get(key, str, what, required=True)
-        if not value.strip():
-            raise ConfigError(f"{self.key(key)}: expected {what}, got an empty string")
-        return value
-
-    def optional_text(self, key: str, what: str = "a string") -> str | None:
-        value: str | None = self._get(key, str, what, required=False)
-        return value if value and value.strip() else None
-
-    def number(self, key: str, default: float, what: str) -> float:
-        value = self._get(key, float, what, required=False)
-        return default if value is None else float(value)
-
-    def text_list(self, key: str, what: str, *, required: bool) -> tuple[str, ...]:
-        value = self._get(key, list, what, required=required)
-        if value is None:
-            return ()
-        if not all(isinstance(item, str) and item.strip() for item in value):
-            raise ConfigError(f"{self.key(key)}: expected {what}")
-        return tuple(value)
-
-    def has(self, key: str) -> bool:
-        return key in self._data
-
-    def table(self, key: str) -> _Section:
-        value = self._get(key, dict, "a table", required=True)
-        return _Section(value, self.key(key) if self._name else key)
-
-    def table_list(self, key: str) -> list[_Section]:
-        value = self._get(key, list, "a list of tables", required=False) or []
-        sections = []
-        for index, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise ConfigError(f"{self.key(key)}[{index}]: expected a table, got {_kind(item)}")
-            sections.append(_Section(item, f"{self.key(key)}[{index}]"))
-        return sections
-
-    def finish(self) -> None:
-        unknown = sorted(set(self._data) - self._seen)
-        if unknown:
-            where = self._name or "the top level"
-            raise ConfigError(f"{where}: unknown key '{unknown[0]}' (check the spelling)")
-
-
 def load_config(path: Path) -> Config:
     """Read and validate the config file; raise :class:`ConfigError` with one clear line."""
     try:
@@ -200,7 +139,7 @@ def load_config(path: Path) -> Config:
 
 def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Config:
     """Validate already-parsed TOML; relative paths are taken from ``base_dir``."""
-    top = _Section(data, "")
+    top = Section(data, "")
     git = _parse_git(top.table("git"), base_dir)
     config = Config(
         source=source,
@@ -216,7 +155,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
     return config
 
 
-def _parse_project(section: _Section) -> ProjectConfig:
+def _parse_project(section: Section) -> ProjectConfig:
     name = section.text("name")
     phase = section.text("phase", "a phase name such as 'phase2'")
     if not _PHASE_RE.match(phase):
@@ -238,7 +177,7 @@ def _parse_project(section: _Section) -> ProjectConfig:
     return ProjectConfig(name=name, phase=phase, started_at=started_at.astimezone(UTC))
 
 
-def _parse_git(section: _Section, base_dir: Path) -> GitConfig:
+def _parse_git(section: Section, base_dir: Path) -> GitConfig:
     raw_path = section.text("path", "the path of the working copy the service runs from")
     path = (base_dir / raw_path).resolve()
     if not path.is_dir():
@@ -255,7 +194,7 @@ def _parse_git(section: _Section, base_dir: Path) -> GitConfig:
     return GitConfig(path=path, remote=remote, branch=branch)
 
 
-def _parse_service(section: _Section, repo: Path) -> ServiceConfig:
+def _parse_service(section: Section, repo: Path) -> ServiceConfig:
     restart = section.text("restart", "the shell command that restarts the service")
     base_url = section.text("base_url", "the service's base URL such as http://localhost:5000")
     parts = urlsplit(base_url)
@@ -275,6 +214,8 @@ def _parse_service(section: _Section, repo: Path) -> ServiceConfig:
         _require_inside(repo, entry, section.key("clear_cache")) for entry in clear_cache
     )
     validate = section.optional_text("validate", "a shell command")
+    restart_timeout_s = _seconds(section, "restart_timeout_s", 120.0)
+    validate_timeout_s = _seconds(section, "validate_timeout_s", 300.0)
     section.finish()
     return ServiceConfig(
         restart=restart,
@@ -284,6 +225,8 @@ def _parse_service(section: _Section, repo: Path) -> ServiceConfig:
         log_file=_require_inside(repo, log_file, section.key("log_file")) if log_file else None,
         validate=validate,
         clear_cache=cache_paths,
+        restart_timeout_s=restart_timeout_s,
+        validate_timeout_s=validate_timeout_s,
     )
 
 
@@ -295,25 +238,88 @@ def _require_inside(repo: Path, relative: str, key: str) -> Path:
     return candidate
 
 
-def _parse_checks(top: _Section) -> ChecksConfig:
-    if not top.has("checks"):
-        return ChecksConfig(endpoints=())
-    section = top.table("checks")
-    endpoints = []
-    for item in section.table_list("endpoints"):
-        name = item.text("name")
-        path = item.text("path", "a path starting with '/'")
-        if not path.startswith("/"):
-            raise ConfigError(
-                f"{item.key('path')}: expected a path starting with '/', got {path!r}"
-            )
-        item.finish()
-        endpoints.append(EndpointCheck(name=name, path=path))
+def _seconds(section: Section, key: str, default: float, *, allow_zero: bool = False) -> float:
+    value = section.number(key, default, "a number of seconds")
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not low_ok or value > 24 * 3600:
+        bound = "0 <=" if allow_zero else "0 <"
+        raise ConfigError(f"{section.key(key)}: expected {bound} seconds <= 86400, got {value:g}")
+    return value
+
+
+def _parse_path(section: Section) -> str:
+    path = section.text("path", "a path starting with '/'")
+    if not path.startswith("/"):
+        raise ConfigError(f"{section.key('path')}: expected a path starting with '/', got {path!r}")
+    return path
+
+
+def _parse_method(section: Section, default: str = "GET") -> str:
+    method = (section.optional_text("method", "an HTTP method") or default).upper()
+    if method not in _METHODS:
+        raise ConfigError(f"{section.key('method')}: expected one of {', '.join(_METHODS)}")
+    return method
+
+
+def _parse_endpoint(section: Section) -> EndpointCheck:
+    check = EndpointCheck(
+        name=section.text("name"), path=_parse_path(section), method=_parse_method(section)
+    )
     section.finish()
-    return ChecksConfig(endpoints=tuple(endpoints))
+    return check
 
 
-def _parse_database(top: _Section) -> DatabaseConfig:
+def _parse_step(section: Section) -> FlowStep:
+    method = _parse_method(section)
+    path = _parse_path(section)
+    body = section.optional_mapping("json", "a table sent as the JSON body")
+    form = section.optional_mapping("form", "a table of form fields")
+    if form is not None and not all(isinstance(v, str) for v in form.values()):
+        raise ConfigError(f"{section.key('form')}: expected string values")
+    status = section.optional_int("expect_status", "an HTTP status such as 200")
+    if status is not None and not 100 <= status <= 599:
+        raise ConfigError(f"{section.key('expect_status')}: expected an HTTP status, got {status}")
+    step = FlowStep(
+        method=method,
+        path=path,
+        json=body,
+        form=form,
+        expect_status=status,
+        expect_text=section.optional_text("expect_text"),
+    )
+    section.finish()
+    return step
+
+
+def _parse_flow(section: Section) -> FlowCheck:
+    name = section.text("name")
+    steps = tuple(_parse_step(step) for step in section.table_list("steps"))
+    if not steps:
+        raise ConfigError(f"{section.key('steps')}: expected at least one step")
+    section.finish()
+    return FlowCheck(name=name, steps=steps)
+
+
+def _parse_checks(top: Section) -> ChecksConfig:
+    if not top.has("checks"):
+        return ChecksConfig()
+    section = top.table("checks")
+    checks = ChecksConfig(
+        endpoints=tuple(_parse_endpoint(item) for item in section.table_list("endpoints")),
+        frontend=tuple(_parse_endpoint(item) for item in section.table_list("frontend")),
+        flows=tuple(_parse_flow(item) for item in section.table_list("flows")),
+        timeout_s=_seconds(section, "timeout_s", 10.0),
+        slow_after_s=_seconds(section, "slow_after_s", 2.0),
+        checklist_timeout_s=_seconds(section, "checklist_timeout_s", 120.0),
+        interval_min=section.number("interval_min", 30.0, "a number of minutes (0 turns it off)"),
+    )
+    if not 0 <= checks.interval_min <= 24 * 60:
+        raise ConfigError(f"{section.key('interval_min')}: expected 0 to 1440 minutes")
+    section.finish()
+    return checks
+
+
+def _parse_database(top: Section) -> DatabaseConfig:
     if not top.has("database"):
         return DatabaseConfig(url_env=None)
     section = top.table("database")
@@ -323,11 +329,28 @@ def _parse_database(top: _Section) -> DatabaseConfig:
             f"{section.key('url_env')}: expected an environment variable name such as "
             "DATABASE_URL (the URL itself never goes in this file)"
         )
+    table = section.optional_text("migrations_table") or "drizzle.__drizzle_migrations"
+    if not _TABLE_RE.match(table):
+        raise ConfigError(
+            f"{section.key('migrations_table')}: expected [schema.]table such as "
+            f"drizzle.__drizzle_migrations, got {table!r}"
+        )
+    directory = section.optional_text("migrations_dir") or "migrations"
+    if directory.startswith("/") or ".." in Path(directory).parts:
+        raise ConfigError(f"{section.key('migrations_dir')}: must be a folder inside git.path")
+    config = DatabaseConfig(
+        url_env=url_env,
+        probe_sql=section.optional_text("probe_sql", "an SQL query") or "SELECT 1",
+        migrations_table=table,
+        migrations_dir=directory,
+        slow_query_ms=section.number("slow_query_ms", 100.0, "milliseconds"),
+        timeout_s=_seconds(section, "timeout_s", 5.0),
+    )
     section.finish()
-    return DatabaseConfig(url_env=url_env)
+    return config
 
 
-def _parse_slack(section: _Section) -> SlackConfig:
+def _parse_slack(section: Section) -> SlackConfig:
     channel = section.text("channel", "a channel ID such as C0INCIDENTS")
     if not _CHANNEL_RE.match(channel):
         raise ConfigError(f"{section.key('channel')}: expected a channel ID such as C0INCIDENTS")
@@ -344,7 +367,7 @@ def _parse_slack(section: _Section) -> SlackConfig:
     return SlackConfig(channel=channel, orchestrators=orchestrators)
 
 
-def _parse_store(section: _Section, base_dir: Path) -> StoreConfig:
+def _parse_store(section: Section, base_dir: Path) -> StoreConfig:
     raw = section.text("path", "the SQLite file's path")
     path = (base_dir / raw).resolve()
     if not path.parent.is_dir():

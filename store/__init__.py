@@ -7,12 +7,13 @@ replicas can stand beside :class:`SqliteStore` without touching the flows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
-from store.models import Incident, IncidentState, TimelineEvent
+from store.models import Incident, IncidentState, TimelineEvent, Timer
 from store.sqlite import SqliteStore
 
-__all__ = ["Incident", "IncidentState", "SqliteStore", "Store", "TimelineEvent"]
+__all__ = ["Incident", "IncidentState", "SqliteStore", "Store", "TimelineEvent", "Timer"]
 
 
 class Store(Protocol):
@@ -49,3 +50,26 @@ class Store(Protocol):
     def transition_incident(
         self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
     ) -> bool: ...
+
+    def schedule_timer(
+        self,
+        name: str,
+        *,
+        kind: str,
+        due_at: datetime,
+        interval_s: float | None = None,
+        payload: Mapping[str, Any] | None = None,
+        replace: bool = False,
+    ) -> bool: ...
+
+    def due_timers(self, *, now: datetime) -> list[Timer]: ...
+
+    def get_timer(self, name: str) -> Timer | None: ...
+
+    def claim_timer(self, timer: Timer, *, now: datetime) -> bool: ...
+
+    def cancel_timer(self, name: str) -> bool: ...
+
+    def read_value(self, key: str) -> str | None: ...
+
+    def write_value(self, key: str, value: str) -> None: ...

@@ -63,3 +63,28 @@ def m002_deliveries(db: Database) -> None:
     deliveries = db.table("deliveries")
     deliveries.create({"key": str, "first_seen": str}, pk="key", not_null={"first_seen"})
     deliveries.create_index(["first_seen"])
+
+
+@migrations()
+def m003_timers_and_values(db: Database) -> None:
+    # Timers survive restarts: the scheduler claims a due timer with a compare-and-set on due_at,
+    # so each firing happens once even with several replicas polling.
+    timers = db.table("timers")
+    timers.create(
+        {
+            "name": str,
+            "kind": str,
+            "due_at": str,
+            "interval_s": float,
+            "payload": str,
+            "fired_count": int,
+            "last_fired_at": str,
+        },
+        pk="name",
+        not_null={"kind", "due_at", "payload", "fired_count"},
+        defaults={"fired_count": 0, "payload": "{}"},
+    )
+    timers.create_index(["due_at"])
+    # Small named facts the bot carries between runs: last validation verdict, log offsets.
+    values = db.table("bot_values")
+    values.create({"key": str, "value": str, "updated_at": str}, pk="key", not_null={"value"})

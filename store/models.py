@@ -44,3 +44,14 @@ class TimelineEvent:
     action: str
     incident_id: int | None
     details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Timer:
+    name: str
+    kind: str
+    due_at: datetime
+    interval_s: float | None
+    payload: dict[str, Any]
+    fired_count: int
+    last_fired_at: datetime | None

@@ -28,6 +28,8 @@ from actions.errors import StoreBusyError, StoreError
 from actions.redact import redact
 from store.migrations import migrations
 from store.models import Incident, IncidentState, TimelineEvent
+from store.stamps import parse_stamp, stamp
+from store.timers import TimerStore
 
 Clock = Callable[[], datetime]
 
@@ -38,15 +40,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp)
-
-
-class SqliteStore:
+class SqliteStore(TimerStore):
     """The embedded store. Safe to share between threads."""
 
     def __init__(
@@ -114,12 +108,12 @@ class SqliteStore:
             db = self._db()
             cursor = db.execute(
                 "INSERT OR IGNORE INTO deliveries (key, first_seen) VALUES (?, ?)",
-                [key, _stamp(now)],
+                [key, stamp(now)],
             )
             claimed = cursor.rowcount == 1
             if claimed and cursor.lastrowid is not None and cursor.lastrowid % 500 == 0:
                 db.execute(
-                    "DELETE FROM deliveries WHERE first_seen < ?", [_stamp(now - DELIVERY_MEMORY)]
+                    "DELETE FROM deliveries WHERE first_seen < ?", [stamp(now - DELIVERY_MEMORY)]
                 )
         return claimed
 
@@ -141,7 +135,7 @@ class SqliteStore:
             cursor = db.execute(
                 "INSERT INTO timeline (at, actor, surface, action, incident_id, details) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [_stamp(at), actor, surface, action, incident_id, encoded],
+                [stamp(at), actor, surface, action, incident_id, encoded],
             )
         return TimelineEvent(
             id=int(cursor.lastrowid or 0),
@@ -175,7 +169,7 @@ class SqliteStore:
         requester: str,
         channel: str,
     ) -> Incident:
-        now = _stamp(self._clock())
+        now = stamp(self._clock())
         with self._guard("open an incident"):
             db = self._db()
             cursor = db.execute(
@@ -213,7 +207,7 @@ class SqliteStore:
             cursor = db.execute(
                 f"UPDATE incidents SET state = ?, updated_at = ? "  # noqa: S608
                 f"WHERE id = ? AND state IN ({marks})",
-                [new.value, _stamp(self._clock()), incident_id, *allowed],
+                [new.value, stamp(self._clock()), incident_id, *allowed],
             )
         return cursor.rowcount == 1
 
@@ -248,8 +242,8 @@ def _incident(row: Mapping[str, Any]) -> Incident:
         requester=row["requester"],
         channel=row["channel"],
         state=IncidentState(row["state"]),
-        created_at=_parse(row["created_at"]),
-        updated_at=_parse(row["updated_at"]),
+        created_at=parse_stamp(row["created_at"]),
+        updated_at=parse_stamp(row["updated_at"]),
         message_ts=row["message_ts"],
     )
 
@@ -257,7 +251,7 @@ def _incident(row: Mapping[str, Any]) -> Incident:
 def _event(row: Mapping[str, Any]) -> TimelineEvent:
     return TimelineEvent(
         id=row["id"],
-        at=_parse(row["at"]),
+        at=parse_stamp(row["at"]),
         actor=row["actor"],
         surface=row["surface"],
         action=row["action"],

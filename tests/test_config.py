@@ -141,3 +141,93 @@ def test_load_settings_keeps_secrets_out_of_repr(config_path: Path) -> None:
     assert settings.slack.api_url == "http://127.0.0.1:9/api/"
     assert settings.slack.socket_mode
     assert settings.database_url == Secret("postgres://app:hunter2@127.0.0.1/db")
+
+
+CHECKS = """
+[checks]
+timeout_s = 3
+slow_after_s = 1.5
+interval_min = 0
+
+[[checks.frontend]]
+name = "home page"
+path = "/"
+
+[[checks.flows]]
+name = "login and view inbox"
+steps = [
+  { method = "post", path = "/login", json = { user = "demo" } },
+  { path = "/inbox", expect_status = 200, expect_text = "Inbox" },
+]
+
+[[checks.endpoints]]
+"""
+
+
+def test_load_config_reads_checks_flows_and_database(tmp_path: Path, phase_repo: PhaseRepo) -> None:
+    text = config_text(phase_repo.work, tmp_path / "x.db").replace("[[checks.endpoints]]", CHECKS)
+    text = text.replace(
+        'url_env = "DATABASE_URL"',
+        'url_env = "DATABASE_URL"\nmigrations_table = "public.migrations"\nslow_query_ms = 250',
+    )
+    config = load_config(_write(tmp_path, text))
+    assert (config.checks.timeout_s, config.checks.slow_after_s, config.checks.interval_min) == (
+        3.0,
+        1.5,
+        0.0,
+    )
+    assert [f.path for f in config.checks.frontend] == ["/"]
+    (flow,) = config.checks.flows
+    assert flow.steps[0].method == "POST" and flow.steps[0].json == {"user": "demo"}
+    assert flow.steps[1].method == "GET" and flow.steps[1].expect_text == "Inbox"
+    assert config.database.migrations_table == "public.migrations"
+    assert config.database.slow_query_ms == 250.0
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        (
+            "[[checks.endpoints]]",
+            "[checks]\ntimeout_s = 0\n[[checks.endpoints]]",
+            "checks.timeout_s: expected 0 < seconds",
+        ),
+        (
+            "[[checks.endpoints]]",
+            "[checks]\ninterval_min = -5\n[[checks.endpoints]]",
+            "checks.interval_min",
+        ),
+        (
+            'path = "/api/customers"',
+            'path = "/api/customers"\nmethod = "BREW"',
+            "checks.endpoints[0].method: expected one of GET",
+        ),
+        (
+            "[[checks.endpoints]]",
+            '[[checks.flows]]\nname = "f"\nsteps = []\n[[checks.endpoints]]',
+            "checks.flows[0].steps: expected at least one step",
+        ),
+        (
+            "[[checks.endpoints]]",
+            '[[checks.flows]]\nname = "f"\nsteps = [{ path = "/x", expect_status = 999 }]\n[[checks.endpoints]]',
+            "expected an HTTP status",
+        ),
+        (
+            'url_env = "DATABASE_URL"',
+            'url_env = "DATABASE_URL"\nmigrations_table = "x; DROP TABLE y"',
+            "database.migrations_table: expected [schema.]table",
+        ),
+        (
+            'url_env = "DATABASE_URL"',
+            'url_env = "DATABASE_URL"\nmigrations_dir = "../elsewhere"',
+            "database.migrations_dir: must be a folder inside git.path",
+        ),
+    ],
+)
+def test_load_config_bad_check_settings_are_named(
+    tmp_path: Path, phase_repo: PhaseRepo, replace: str, by: str, expected: str
+) -> None:
+    text = config_text(phase_repo.work, tmp_path / "x.db").replace(replace, by, 1)
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text))
+    assert expected in caught.value.user_message

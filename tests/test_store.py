@@ -20,7 +20,7 @@ def test_store_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None:
     ]
     mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
     connection.close()
-    assert names == ["m001_incidents_and_timeline", "m002_deliveries"]
+    assert names == ["m001_incidents_and_timeline", "m002_deliveries", "m003_timers_and_values"]
     assert mode == "wal"
 
 
