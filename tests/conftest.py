@@ -11,6 +11,9 @@ from bot.settings import Secret, Settings, SlackSettings
 from store import SqliteStore
 from tests.gitrepo import BRANCH, PhaseRepo, make_phase_repo
 
+# One real PostgreSQL for the whole session, started on first use (tests/pgserver.py).
+from tests.pgserver import pg_server_fixture as pg_server_fixture  # isort: skip
+
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-emulator-token"
 
