@@ -16,7 +16,9 @@ from bot.commands import register_commands
 from bot.deps import Deps
 from bot.errors import handle_listener_error
 from bot.home import register_home
+from bot.jobs import build_jobs, ensure_timers
 from bot.middleware import install_middleware
+from bot.scheduler import Scheduler
 
 WEB_API_TIMEOUT_S = 15
 
@@ -59,3 +61,11 @@ def create_app(
     register_home(app)
     app.error(handle_listener_error)
     return app
+
+
+def start_scheduler(deps: Deps, app: App) -> Scheduler:
+    """Make sure the configured timers exist, then start firing them."""
+    ensure_timers(deps)
+    scheduler = Scheduler(deps, build_jobs(app.client))
+    scheduler.start()
+    return scheduler

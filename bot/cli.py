@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bot.app import create_app
+    from bot.app import create_app, start_scheduler
     from bot.server import SlackFrontDoor, create_http_server, serve_socket_mode
 
     settings = load_settings(args.config)
@@ -82,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
     store = SqliteStore(settings.config.store.path, secrets=settings.secret_values())
     deps = Deps(settings=settings, store=store)
     app = _create_app_or_explain(create_app, deps)
+    scheduler = start_scheduler(deps, app)
     if settings.slack.app_token is not None:
         log.info("starting in Socket Mode")
         stop = threading.Event()
@@ -89,6 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             _serve_socket_mode_or_explain(serve_socket_mode, app, settings.slack.app_token, stop)
         finally:
+            scheduler.stop()
             deps.close()
         return 0
     front_door = SlackFrontDoor(app, signing_secret=settings.slack.signing_secret, store=store)
@@ -98,6 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.run()
     finally:
+        scheduler.stop()
         deps.close()
     return 0
 

@@ -6,18 +6,25 @@ message with the valid forms, so listeners stay short and never format errors.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
 
+from actions.checks import CheckResult
 from bot import grammar
 from bot.afterack import after_ack
+from bot.checklist_views import build_checklist_view
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.status import collect_status
+from bot.flows.validation import planned_check_names, run_validation
 from bot.ids import SlashCommand
+from bot.live import LiveMessage
 from bot.views import Message, build_help_view, build_not_available_view, build_status_view
 
 Flow = Callable[[Deps, Any], Message]
@@ -37,36 +44,43 @@ def register_commands(app: App) -> None:
 
 
 def handle_rollback_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
-    _ack_then_run(SlashCommand.ROLLBACK, ack, command, respond, context)
+    _ack_then_run(SlashCommand.ROLLBACK, ack, Reply(command, respond, client), context)
 
 
 def handle_checkpoint_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
-    _ack_then_run(SlashCommand.CHECKPOINT, ack, command, respond, context)
+    _ack_then_run(SlashCommand.CHECKPOINT, ack, Reply(command, respond, client), context)
 
 
 def handle_severity_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
-    _ack_then_run(SlashCommand.SEVERITY, ack, command, respond, context)
+    _ack_then_run(SlashCommand.SEVERITY, ack, Reply(command, respond, client), context)
 
 
-def _ack_then_run(
-    slash: SlashCommand,
-    ack: Ack,
-    command: dict[str, Any],
-    respond: Respond,
-    context: BoltContext,
-) -> None:
+@dataclass(frozen=True)
+class Reply:
+    """Who asked, and the ways back to them."""
+
+    command: dict[str, Any]
+    respond: Respond
+    client: WebClient
+
+
+def _ack_then_run(slash: SlashCommand, ack: Ack, reply: Reply, context: BoltContext) -> None:
     ack()
-    after_ack(context, command, respond, lambda deps: _run(slash, command, respond, deps))
+    after_ack(context, reply.command, reply.respond, lambda deps: _run(slash, reply, deps))
 
 
-def _run(slash: SlashCommand, command: dict[str, Any], respond: Respond, deps: Deps) -> None:
+def _run(slash: SlashCommand, reply: Reply, deps: Deps) -> None:
+    command, respond = reply.command, reply.respond
     request = grammar.parse(slash.value, command.get("text", ""))
+    if isinstance(request, grammar.Validate):
+        _validate_in_channel(deps, reply)
+        return
     flow = _FLOWS.get(type(request))
     if flow is None:
         # Name the subcommand for /rollback; the other commands have none.
@@ -77,3 +91,33 @@ def _run(slash: SlashCommand, command: dict[str, Any], respond: Respond, deps: D
     else:
         message = flow(deps, request)
     respond(**message, response_type="ephemeral")
+
+
+def _validate_in_channel(deps: Deps, reply: Reply) -> None:
+    """Post the checklist in the channel and edit it as checks finish; the verdict comes first."""
+    user = reply.command["user_id"]
+    names = planned_check_names(deps, restart=False)
+    live = LiveMessage(reply.client, reply.command["channel_id"])
+    live.start(build_checklist_view([], pending=names, requested_by=user))
+    done: list[CheckResult] = []
+    lock = threading.Lock()
+
+    def progress(result: CheckResult) -> None:
+        with lock:
+            done.append(result)
+            finished = list(done)
+        seen = {r.name for r in finished}
+        pending = [name for name in names if name not in seen]
+        live.update(build_checklist_view(finished, pending=pending, requested_by=user))
+
+    report = run_validation(deps, actor=user, surface="slack", on_result=progress)
+    final = build_checklist_view(
+        report.checklist.results,
+        duration_s=report.checklist.duration_s,
+        requested_by=user,
+        diagnostics=report.diagnostics,
+    )
+    if live.posted:
+        live.finish(final)
+    else:  # the bot may not be in this channel: the asker still gets the answer
+        reply.respond(**final, response_type="ephemeral")

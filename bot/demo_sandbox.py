@@ -229,6 +229,13 @@ def _toml_str(value: str) -> str:
     return f'"{escaped}"'
 
 
+# TOML 1.0 inline tables must fit on one line.
+NEW_DEAL_STEP = (
+    '{ method = "POST", path = "/api/deals", expect_status = 201, '
+    'json = { title = "Validation deal", amount = 1 } }'
+)
+
+
 def _config_text(sb: Sandbox, started: datetime) -> str:
     q = _toml_str
     endpoints = (("customers", "/api/customers"), ("email-messages", "/api/email/messages"),
@@ -255,6 +262,20 @@ ready_timeout_s = {int(SERVICE_TIMEOUT_S)}
 log_file = {q(LOG_RELPATH.as_posix())}
 clear_cache = ["node_modules/.cache"]
 {checks}
+[[checks.frontend]]
+name = "frontend"
+path = "/"
+
+# The procedure's critical user flows: login, view inbox, create deal, search customers.
+[[checks.flows]]
+name = "login, inbox, new deal, search"
+steps = [
+  {{ method = "POST", path = "/login", json = {{ username = "demo" }} }},
+  {{ path = "/inbox" }},
+  {NEW_DEAL_STEP},
+  {{ path = "/api/customers?search=a" }},
+]
+
 [database]
 url_env = "DATABASE_URL"
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.settings import Settings
+from bot.workpool import WorkPool
 from store import Store
 
 CONTEXT_KEY = "rollback_bot_deps"
@@ -26,9 +26,7 @@ class Deps:
     store: Store
     clock: Callable[[], datetime] = _utc_now
     #: Where listeners' work runs after the ack (see bot.afterack).
-    work: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(AFTER_ACK_WORKERS, "after-ack")
-    )
+    work: WorkPool = field(default_factory=lambda: WorkPool(AFTER_ACK_WORKERS, "after-ack"))
 
     def close(self) -> None:
         """Let queued work finish, then close the store."""

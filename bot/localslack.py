@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from types import TracebackType
 
-from bot.app import create_app
+from bot.app import create_app, start_scheduler
 from bot.config import Config
 from bot.deps import Deps
 from bot.emulator import SlackEmulator, SlackSender
@@ -24,8 +25,17 @@ from store import SqliteStore
 class LocalSlack:
     """Start with ``with LocalSlack(config, environ) as local:``; everything stops on exit."""
 
-    def __init__(self, config: Config, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        environ: Mapping[str, str],
+        *,
+        clock: Callable[[], datetime] | None = None,
+        scheduler: bool = True,
+    ) -> None:
         self.config = config
+        self._clock = clock
+        self._with_scheduler = scheduler
         self.emulator = SlackEmulator()
         self._environ = environ
         self._signing_secret = secrets.token_hex(16)
@@ -41,8 +51,14 @@ class LocalSlack:
         )
         settings = settings_from(self.config, slack, self._environ)
         self.store = SqliteStore(self.config.store.path, secrets=settings.secret_values())
-        self.deps = Deps(settings=settings, store=self.store)
+        self.deps = (
+            Deps(settings=settings, store=self.store, clock=self._clock)
+            if self._clock is not None
+            else Deps(settings=settings, store=self.store)
+        )
         self.app = create_app(self.deps)
+        # Tests drive timers by hand (Scheduler.tick) with a clock of their own.
+        self.scheduler = start_scheduler(self.deps, self.app) if self._with_scheduler else None
         front_door = SlackFrontDoor(self.app, signing_secret=slack.signing_secret, store=self.store)
         self._server = create_http_server(front_door, host="127.0.0.1", port=0, threads=8)
         port = self._server.effective_port  # type: ignore[union-attr]
@@ -63,6 +79,8 @@ class LocalSlack:
         trace: TracebackType | None,
     ) -> None:
         self.sender.close()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -38,7 +38,7 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
+def section(text: str, block_id: str | None = None) -> dict[str, Any]:
     if len(text) > SECTION_LIMIT:
         text = text[: SECTION_LIMIT - 1] + "…"
     block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
@@ -47,11 +47,11 @@ def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
     return block
 
 
-def _context(text: str) -> dict[str, Any]:
+def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def _header(text: str) -> dict[str, Any]:
+def header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
 
 
@@ -62,11 +62,11 @@ def build_help_view() -> Message:
     return {
         "text": "rollback-bot commands: " + ", ".join(ROLLBACK_USAGE.values()),
         "blocks": [
-            _header("rollback-bot"),
-            _section("\n".join(lines), BlockId.HELP_COMMANDS),
-            _section(f"*Checkpoints*\n{checkpoint}"),
-            _section(f"*Severity*\n{severity}"),
-            _context(
+            header("rollback-bot"),
+            section("\n".join(lines), BlockId.HELP_COMMANDS),
+            section(f"*Checkpoints*\n{checkpoint}"),
+            section(f"*Severity*\n{severity}"),
+            context(
                 "Severity: 1-5 or low, medium, high, critical. "
                 "Incidents are numbers such as 12 or #12."
             ),
@@ -75,11 +75,11 @@ def build_help_view() -> Message:
 
 
 def build_error_view(message: str, valid_forms: Sequence[str] = ()) -> Message:
-    blocks = [_section(f":warning: {escape(message)}", BlockId.ERROR)]
+    blocks = [section(f":warning: {escape(message)}", BlockId.ERROR)]
     text = message
     if valid_forms:
         forms = "\n".join(escape(form) for form in valid_forms)
-        blocks.append(_section(f"Valid forms:\n```{forms}```", BlockId.ERROR_FORMS))
+        blocks.append(section(f"Valid forms:\n```{forms}```", BlockId.ERROR_FORMS))
         text = f"{message} Valid forms: {'; '.join(valid_forms)}"
     return {"text": text, "blocks": blocks}
 
@@ -95,7 +95,7 @@ def build_not_available_view(command: str) -> Message:
 def build_home_view(report: StatusReport) -> dict[str, Any]:
     """The App Home tab: the same facts as ``/rollback status``, always one click away."""
     blocks = build_status_view(report)["blocks"]
-    blocks.append(_context("Type `/rollback help` in any channel for the commands."))
+    blocks.append(context("Type `/rollback help` in any channel for the commands."))
     return {"type": "home", "blocks": blocks}
 
 
@@ -117,7 +117,7 @@ def _short(sha: str | None) -> str:
 def build_status_view(report: StatusReport) -> Message:
     hours = max(0, int((report.now - report.phase_started_at).total_seconds() // 3600))
     blocks: list[dict[str, Any]] = [
-        _header(f"{report.project} · {report.phase} · T+{hours}h"),
+        header(f"{report.project} · {report.phase} · T+{hours}h"),
     ]
     warnings: list[str] = []
     repo = report.repo
@@ -147,12 +147,12 @@ def build_status_view(report: StatusReport) -> Message:
             warnings.append(f"Not on the phase branch `{escape(repo.expected_branch)}`.")
         if repo.operation_in_progress:
             warnings.append(f"A {repo.operation_in_progress} is in progress in the working copy.")
-    blocks.append(_section(repo_line, BlockId.STATUS_REPO))
-    blocks.append(_section(_checkpoint_lines(report), BlockId.STATUS_CHECKPOINTS))
-    blocks.append(_section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
+    blocks.append(section(repo_line, BlockId.STATUS_REPO))
+    blocks.append(section(_checkpoint_lines(report), BlockId.STATUS_CHECKPOINTS))
+    blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
     if warnings:
         blocks.append(
-            _section("\n".join(f":warning: {w}" for w in warnings), BlockId.STATUS_WARNINGS)
+            section("\n".join(f":warning: {w}" for w in warnings), BlockId.STATUS_WARNINGS)
         )
     head = repo.head[:10] if repo else "unknown"
     text = (
