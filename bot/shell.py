@@ -20,10 +20,9 @@ from bot.emulator import Message
 from bot.localslack import LocalSlack
 from bot.textblocks import ButtonRef, render_message
 
-#: How long to wait for the bot's first reply, and for quiet after its last one.
-FIRST_REPLY_S = 15.0
-QUIET_S = 0.4
-MAX_WAIT_S = 60.0
+#: How long to wait for the bot's work on one line to finish, and how often to look.
+MAX_WAIT_S = 180.0
+POLL_S = 0.2
 
 HELP = """Console commands:
   /rollback …, /checkpoint …, /severity …   sent to the bot as a signed slash command
@@ -42,6 +41,8 @@ class Console:
     channel: str
     buttons: dict[int, tuple[Message, ButtonRef]] = field(default_factory=dict)
     shown: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Interactive sessions see edits as they happen; scripts see each message's final state.
+    live: bool = False
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -98,9 +99,8 @@ class Console:
         )
 
     def _open_home(self) -> None:
-        before = self.local.emulator.version
         self.local.sender.event({"type": "app_home_opened", "user": self.user, "tab": "home"})
-        self.local.emulator.wait_for_change(before, timeout=FIRST_REPLY_S)
+        self.local.deps.work.wait_idle(timeout=MAX_WAIT_S)
         view = self.local.emulator.home_view(self.user)
         if view is None:
             self.say("(the bot did not publish an App Home view)")
@@ -111,19 +111,22 @@ class Console:
             self.say(f"  {line}")
 
     def _send(self, send: Any) -> None:
-        before = self.local.emulator.version
         sent = send()
         if sent.status != 200:
             self.say(f"(Slack would show an error: the bot answered HTTP {sent.status})")
-        self.wait_and_show(before)
+        self.wait_and_show()
 
-    def wait_and_show(self, since: int) -> None:
-        emulator = self.local.emulator
+    def wait_and_show(self) -> None:
+        """Show what the bot says until its work for this line is done (bounded)."""
         deadline = time.monotonic() + MAX_WAIT_S
-        version = emulator.wait_for_change(since, timeout=FIRST_REPLY_S)
-        while version != since and time.monotonic() < deadline:
-            since = version
-            version = emulator.wait_for_change(since, timeout=QUIET_S)
+        while time.monotonic() < deadline:
+            idle = self.local.deps.work.wait_idle(timeout=POLL_S)
+            if idle or self.live:
+                self.show_new()
+            if idle:
+                break
+        else:
+            self.say(f"(the bot is still working after {MAX_WAIT_S:g} s; its replies will follow)")
         self.show_new()
 
     def show_new(self) -> None:
@@ -171,7 +174,9 @@ def run_console(
     output = out or sys.stdout
     interactive = source.isatty()
     with LocalSlack(config, environ) as local:
-        console = Console(local=local, out=output, user=user, channel=config.slack.channel)
+        console = Console(
+            local=local, out=output, user=user, channel=config.slack.channel, live=interactive
+        )
         console.say(
             f"rollback-bot console for {config.project.name} ({config.project.phase}), "
             f"channel {config.slack.channel}, you are {console._name(user)}. "

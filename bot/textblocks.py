@@ -15,6 +15,18 @@ from typing import Any
 _LINK_RE = re.compile(r"<(?P<target>[^|>]+)(?:\|(?P<label>[^>]+))?>")
 _BOLD_RE = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
 _CODE_RE = re.compile(r"`([^`\n]+)`")
+# The emoji the bot uses, as a terminal shows them best; others stay as :codes:.
+_EMOJI = {
+    ":white_check_mark:": "[ok]",
+    ":x:": "[FAIL]",
+    ":warning:": "[!]",
+    ":hourglass:": "[..]",
+    ":hourglass_flowing_sand:": "[..]",
+    ":large_green_circle:": "(*)",
+    ":red_circle:": "(X)",
+    ":tada:": "(*)",
+}
+_EMOJI_RE = re.compile("|".join(re.escape(code) for code in _EMOJI))
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ def mrkdwn_to_text(text: str) -> str:
 
     text = _LINK_RE.sub(link, text)
     text = _BOLD_RE.sub(r"\1", _CODE_RE.sub(r"\1", text.replace("```", "")))
+    text = _EMOJI_RE.sub(lambda match: _EMOJI[match.group(0)], text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -92,6 +92,10 @@ def test_mrkdwn_to_text_reads_like_slack_shows_it() -> None:
         "Branch: main by @U0ENG see the doc (https://x.test)"
     )
     assert mrkdwn_to_text("a &lt;b&gt; &amp; c") == "a <b> & c"
+    assert (
+        mrkdwn_to_text(":x: *customers*: HTTP 500 :sparkles:")
+        == "[FAIL] customers: HTTP 500 :sparkles:"
+    )
 
 
 def test_render_message_numbers_buttons_across_messages() -> None:
