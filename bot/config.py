@@ -100,6 +100,12 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class CheckpointsConfig:
+    #: Reminder cadence from the phase start ("a checkpoint every 4 hours"); 0 turns it off.
+    reminder_interval_h: float = 4.0
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     channel: str
     orchestrators: tuple[str, ...]
@@ -117,6 +123,7 @@ class Config:
     git: GitConfig
     service: ServiceConfig
     checks: ChecksConfig
+    checkpoints: CheckpointsConfig
     database: DatabaseConfig
     slack: SlackConfig
     store: StoreConfig
@@ -147,6 +154,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
         git=git,
         service=_parse_service(top.table("service"), git.path),
         checks=_parse_checks(top),
+        checkpoints=_parse_checkpoints(top),
         database=_parse_database(top),
         slack=_parse_slack(top.table("slack")),
         store=_parse_store(top.table("store"), base_dir),
@@ -317,6 +325,17 @@ def _parse_checks(top: Section) -> ChecksConfig:
         raise ConfigError(f"{section.key('interval_min')}: expected 0 to 1440 minutes")
     section.finish()
     return checks
+
+
+def _parse_checkpoints(top: Section) -> CheckpointsConfig:
+    if not top.has("checkpoints"):
+        return CheckpointsConfig()
+    section = top.table("checkpoints")
+    hours = section.number("reminder_interval_h", 4.0, "a number of hours (0 turns it off)")
+    if not 0 <= hours <= 168:
+        raise ConfigError(f"{section.key('reminder_interval_h')}: expected 0 to 168 hours")
+    section.finish()
+    return CheckpointsConfig(reminder_interval_h=hours)
 
 
 def _parse_database(top: Section) -> DatabaseConfig:

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from store.models import Incident, IncidentState, TimelineEvent, Timer
+from store.models import Incident, IncidentState, Lock, TimelineEvent, Timer
 from store.sqlite import SqliteStore
 
-__all__ = ["Incident", "IncidentState", "SqliteStore", "Store", "TimelineEvent", "Timer"]
+__all__ = ["Incident", "IncidentState", "Lock", "SqliteStore", "Store", "TimelineEvent", "Timer"]
 
 
 class Store(Protocol):
@@ -73,3 +73,11 @@ class Store(Protocol):
     def read_value(self, key: str) -> str | None: ...
 
     def write_value(self, key: str, value: str) -> None: ...
+
+    def acquire_lock(self, name: str, *, owner: str, reason: str) -> bool: ...
+
+    def release_lock(self, name: str, *, owner: str) -> bool: ...
+
+    def get_lock(self, name: str) -> Lock | None: ...
+
+    def list_locks(self) -> list[Lock]: ...

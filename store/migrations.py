@@ -88,3 +88,14 @@ def m003_timers_and_values(db: Database) -> None:
     # Small named facts the bot carries between runs: last validation verdict, log offsets.
     values = db.table("bot_values")
     values.create({"key": str, "value": str, "updated_at": str}, pk="key", not_null={"value"})
+
+
+@migrations()
+def m004_locks(db: Database) -> None:
+    # One destructive operation per repository at a time; the row is the lock, taken by an
+    # INSERT that only one writer can win, and visible (owner, reason, since) in status.
+    db.table("locks").create(
+        {"name": str, "owner": str, "reason": str, "acquired_at": str},
+        pk="name",
+        not_null={"owner", "reason", "acquired_at"},
+    )

@@ -55,3 +55,11 @@ class Timer:
     payload: dict[str, Any]
     fired_count: int
     last_fired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Lock:
+    name: str
+    owner: str
+    reason: str
+    acquired_at: datetime

@@ -26,6 +26,7 @@ from sqlite_utils import Database
 
 from actions.errors import StoreBusyError, StoreError
 from actions.redact import redact
+from store.locks import LockStore
 from store.migrations import migrations
 from store.models import Incident, IncidentState, TimelineEvent
 from store.stamps import parse_stamp, stamp
@@ -40,7 +41,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(TimerStore):
+class SqliteStore(TimerStore, LockStore):
     """The embedded store. Safe to share between threads."""
 
     def __init__(

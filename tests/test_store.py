@@ -20,7 +20,12 @@ def test_store_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None:
     ]
     mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
     connection.close()
-    assert names == ["m001_incidents_and_timeline", "m002_deliveries", "m003_timers_and_values"]
+    assert names == [
+        "m001_incidents_and_timeline",
+        "m002_deliveries",
+        "m003_timers_and_values",
+        "m004_locks",
+    ]
     assert mode == "wal"
 
 
@@ -118,3 +123,38 @@ def test_store_busy_writer_gives_store_busy_error(tmp_path: Path) -> None:
     store.append_event(actor="U0ENG", surface="slack", action="after")
     assert [event.action for event in store.timeline()] == ["after"]
     store.close()
+
+
+def test_lock_has_one_holder_and_only_the_holder_releases(fresh_store: SqliteStore) -> None:
+    assert fresh_store.acquire_lock(
+        "repo", owner="U0ENG", reason="checkpoint phase2-checkpoint-T+4h"
+    )
+    assert not fresh_store.acquire_lock("repo", owner="U0ORCH", reason="rollback #3")
+    held = fresh_store.get_lock("repo")
+    assert held is not None and (held.owner, held.reason) == (
+        "U0ENG",
+        "checkpoint phase2-checkpoint-T+4h",
+    )
+    assert not fresh_store.release_lock("repo", owner="U0ORCH")
+    assert fresh_store.release_lock("repo", owner="U0ENG")
+    assert fresh_store.list_locks() == []
+    assert fresh_store.acquire_lock("repo", owner="U0ORCH", reason="rollback #3")
+
+
+def test_lock_race_across_connections_has_one_winner(tmp_path: Path) -> None:
+    stores = [SqliteStore(tmp_path / "locks.db") for _ in range(4)]
+    wins: list[bool] = []
+    barrier = threading.Barrier(12)
+
+    def take(index: int) -> None:
+        barrier.wait(timeout=5)
+        wins.append(stores[index % 4].acquire_lock("repo", owner=f"U{index}", reason="x"))
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    for store in stores:
+        store.close()
+    assert sorted(wins) == [False] * 11 + [True]
