@@ -61,3 +61,71 @@ def make_phase_repo(root: Path) -> PhaseRepo:
     git(work, "push", "-q", "origin", "main", BRANCH, "--tags")
     git(work, "branch", "-q", f"--set-upstream-to=origin/{BRANCH}")
     return repo
+
+
+# -- added for the checkpoint tests ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """Everything a refused checkpoint must leave exactly as it was."""
+
+    head: str  # "ref: refs/heads/..." or a detached commit id
+    refs: str  # every ref of the working copy (branches, tags, remote-tracking)
+    index: bytes
+    files: dict[str, bytes]  # the working tree, .git left out
+    origin_refs: str
+
+
+def repo_state(repo: PhaseRepo) -> RepoState:
+    """Read without writing: no `git status` here, since it may refresh the index file."""
+    files = {
+        str(path.relative_to(repo.work)): path.read_bytes()
+        for path in sorted(repo.work.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(repo.work).parts
+    }
+    return RepoState(
+        head=(repo.work / ".git" / "HEAD").read_text().strip(),
+        refs=git(repo.work, "for-each-ref", "--format=%(refname) %(objectname)"),
+        index=(repo.work / ".git" / "index").read_bytes(),
+        files=files,
+        origin_refs=git(repo.origin, "for-each-ref", "--format=%(refname) %(objectname)"),
+    )
+
+
+def git_at(cwd: Path, date: str, *args: str) -> str:
+    """git with author and committer (and so tagger) dates fixed, e.g. to order tags."""
+    env = {
+        **os.environ,
+        **IDENTITY,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=30
+    )
+    return result.stdout.strip()
+
+
+def clone_origin(repo: PhaseRepo, dest: Path) -> Path:
+    """A second engineer's working copy of the phase branch."""
+    git(dest.parent, "clone", "-q", "--branch", BRANCH, str(repo.origin), str(dest))
+    return dest
+
+
+def install_hook(git_dir: Path, name: str, script: str) -> Path:
+    """An executable hook (e.g. ``pre-receive`` in the bare origin)."""
+    path = git_dir / "hooks" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+def git_try(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """git that is expected to fail sometimes (a conflicting merge); the caller checks."""
+    env = {**os.environ, **IDENTITY, "GIT_CONFIG_GLOBAL": os.devnull}
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=30
+    )
