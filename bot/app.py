@@ -16,6 +16,7 @@ from bot.commands import register_commands
 from bot.deps import Deps
 from bot.errors import handle_listener_error
 from bot.home import register_home
+from bot.interactions import register_interactions
 from bot.jobs import build_jobs, ensure_timers
 from bot.middleware import install_middleware
 from bot.scheduler import Scheduler
@@ -59,6 +60,7 @@ def create_app(
     install_middleware(app, deps)
     register_commands(app)
     register_home(app)
+    register_interactions(app)
     app.error(handle_listener_error)
     return app
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from actions.errors import ConfigError, RollbackBotError
+from actions.errors import ConfigError, InputError, RollbackBotError
 from bot.deps import Deps
 from bot.logs import configure_logging
 from bot.settings import Secret, load_settings
@@ -66,6 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", type=Path, help="where to build the sandbox (default: a temp dir)")
     demo.add_argument("--user", default="U0ENG", help="the Slack user you type as")
     demo.set_defaults(run=_demo)
+
+    checkpoint = commands.add_parser(
+        "checkpoint", help="create a checkpoint, or list them (no Slack needed)"
+    )
+    checkpoint.add_argument(
+        "words", nargs="*", help="T+Nh, complete, before <change>, or list (as /checkpoint)"
+    )
+    checkpoint.add_argument("-m", "--message", default="", help="the checkpoint's message")
+    checkpoint.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    checkpoint.add_argument(
+        "--override-failing-checks",
+        action="store_true",
+        help="checkpoint even though the validation checklist fails (recorded under your name)",
+    )
+    checkpoint.set_defaults(run=_checkpoint)
 
     status = commands.add_parser("status", help="print the status report (no Slack needed)")
     status.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
@@ -153,25 +168,83 @@ def _stop_on_sigterm(close: Callable[[], object], *, exit_now: bool = True) -> N
     signal.signal(signal.SIGTERM, stop)
 
 
-def _status(args: argparse.Namespace) -> int:
+def _offline_deps(config_path: Path) -> Deps:
+    """Dependencies for the terminal commands: no Slack secrets, since they never talk to Slack."""
     from bot.config import load_config
-    from bot.flows.status import collect_status
     from bot.settings import SlackSettings, settings_from
-    from bot.textblocks import render_message
-    from bot.views import build_status_view
 
-    config = load_config(args.config)
-    # The terminal needs no Slack secrets: it never talks to Slack.
+    config = load_config(config_path)
     offline = SlackSettings(
         bot_token=Secret(""), signing_secret=Secret(""), app_token=None, api_url=None
     )
     settings = settings_from(config, offline, os.environ)
-    store = SqliteStore(config.store.path)
-    store.append_event(actor=f"os:{getpass.getuser()}", surface="terminal", action="status")
-    lines, _ = render_message(build_status_view(collect_status(Deps(settings, store))))
+    return Deps(settings, SqliteStore(config.store.path, secrets=settings.secret_values()))
+
+
+def _print(message: dict[str, object]) -> None:
+    from bot.textblocks import render_message
+
+    lines, _ = render_message(message)
     print("\n".join(lines))
-    store.close()
+
+
+def _status(args: argparse.Namespace) -> int:
+    from bot.flows.status import collect_status
+    from bot.views import build_status_view
+
+    deps = _offline_deps(args.config)
+    try:
+        deps.store.append_event(actor=_os_actor(), surface="terminal", action="status")
+        _print(build_status_view(collect_status(deps)))
+    finally:
+        deps.close()
     return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    from bot import grammar
+    from bot.checkpoint_views import (
+        build_checkpoint_done_view,
+        build_checkpoint_list_view,
+        build_checkpoint_refused_view,
+    )
+    from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
+
+    # The same grammar as /checkpoint, so the terminal accepts exactly what Slack does.
+    parsed = grammar.parse("/checkpoint", " ".join([*args.words, args.message]).strip())
+    deps = _offline_deps(args.config)
+    actor = _os_actor()
+    try:
+        if isinstance(parsed, grammar.CheckpointList):
+            infos, problem = checkpoint_list(deps)
+            config = deps.settings.config
+            _print(
+                build_checkpoint_list_view(
+                    infos, remote=config.git.remote, remote_problem=problem, now=deps.clock()
+                )
+            )
+            return 0
+        if not isinstance(parsed, grammar.CheckpointCreate):
+            raise InputError(
+                "Use: rollback-bot checkpoint [T+Nh|complete|before|list] [-m MESSAGE]"
+            )
+        request = CheckpointRequest(kind=parsed.kind, hours=parsed.hours, message=parsed.message)
+        forced_by = actor if args.override_failing_checks else None
+        outcome = take_checkpoint(
+            deps, request, actor=actor, surface="terminal", forced_by=forced_by
+        )
+        if outcome.refused:
+            _print(build_checkpoint_refused_view(outcome, request, requested_by=actor))
+            print("Refused: fix the failing checks, or pass --override-failing-checks.")
+            return 1
+        _print(build_checkpoint_done_view(outcome, requested_by=actor))
+        return 0
+    finally:
+        deps.close()
+
+
+def _os_actor() -> str:
+    return f"os:{getpass.getuser()}"
 
 
 def _shell(args: argparse.Namespace) -> int:

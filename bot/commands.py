@@ -19,8 +19,14 @@ from actions.checks import CheckResult
 from bot import grammar
 from bot.afterack import after_ack
 from bot.checklist_views import build_checklist_view
+from bot.checkpoint_views import (
+    build_checkpoint_done_view,
+    build_checkpoint_list_view,
+    build_checkpoint_refused_view,
+)
 from bot.deps import Deps
 from bot.errors import reporting_errors
+from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
 from bot.flows.status import collect_status
 from bot.flows.validation import planned_check_names, run_validation
 from bot.ids import SlashCommand
@@ -34,7 +40,15 @@ Flow = Callable[[Deps, Any], Message]
 _FLOWS: dict[type, Flow] = {
     grammar.Help: lambda deps, request: build_help_view(),
     grammar.Status: lambda deps, request: build_status_view(collect_status(deps)),
+    grammar.CheckpointList: lambda deps, request: _checkpoint_list_view(deps),
 }
+
+
+def _checkpoint_list_view(deps: Deps) -> Message:
+    infos, problem = checkpoint_list(deps)
+    return build_checkpoint_list_view(
+        infos, remote=deps.settings.config.git.remote, remote_problem=problem, now=deps.clock()
+    )
 
 
 def register_commands(app: App) -> None:
@@ -81,6 +95,9 @@ def _run(slash: SlashCommand, reply: Reply, deps: Deps) -> None:
     if isinstance(request, grammar.Validate):
         _validate_in_channel(deps, reply)
         return
+    if isinstance(request, grammar.CheckpointCreate):
+        _checkpoint_in_channel(deps, reply, request)
+        return
     flow = _FLOWS.get(type(request))
     if flow is None:
         # Name the subcommand for /rollback; the other commands have none.
@@ -121,3 +138,25 @@ def _validate_in_channel(deps: Deps, reply: Reply) -> None:
         live.finish(final)
     else:  # the bot may not be in this channel: the asker still gets the answer
         reply.respond(**final, response_type="ephemeral")
+
+
+def _checkpoint_in_channel(deps: Deps, reply: Reply, parsed: grammar.CheckpointCreate) -> None:
+    """Validate, then checkpoint; the result, or the refusal with its override, goes to the team."""
+    user = reply.command["user_id"]
+    request = CheckpointRequest(kind=parsed.kind, hours=parsed.hours, message=parsed.message)
+    reply.respond(
+        text="Running the validation checklist before the checkpoint…", response_type="ephemeral"
+    )
+    outcome = take_checkpoint(deps, request, actor=user, surface="slack")
+    if outcome.refused:
+        message = build_checkpoint_refused_view(outcome, request, requested_by=user)
+    else:
+        message = build_checkpoint_done_view(outcome, requested_by=user)
+    post_or_tell(reply.client, reply.command["channel_id"], message, reply.respond)
+
+
+def post_or_tell(client: WebClient, channel: str, message: Message, respond: Respond) -> None:
+    """Post in the channel; when the bot cannot, the asker still gets it privately."""
+    live = LiveMessage(client, channel)
+    if not live.start(message):
+        respond(**message, response_type="ephemeral")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from actions.errors import InputError
 from actions.refs import ref_name_problem
@@ -110,7 +111,7 @@ class CheckpointCreate:
     """``hours`` None means "compute T+N from the phase start"."""
 
     hours: int | None
-    kind: str  # "checkpoint" | "complete" | "before"
+    kind: Literal["checkpoint", "complete", "before"]
     message: str
 
 

@@ -15,11 +15,17 @@ class SlashCommand(StrEnum):
     SEVERITY = "/severity"
 
 
+class ActionId(StrEnum):
+    CHECKPOINT_CREATE = "checkpoint_create"
+    CHECKPOINT_FORCE = "checkpoint_force"
+
+
 class BlockId(StrEnum):
     HELP_COMMANDS = "help_commands"
     STATUS_REPO = "status_repo"
     STATUS_CHECKPOINTS = "status_checkpoints"
     STATUS_INCIDENTS = "status_incidents"
     STATUS_WARNINGS = "status_warnings"
+    CHECKPOINT_ACTIONS = "checkpoint_actions"
     ERROR = "error"
     ERROR_FORMS = "error_forms"

@@ -8,47 +8,85 @@ back", not a report every half hour.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
 from actions.errors import GitError
 from actions.git import list_checkpoint_tags, open_repo
 from bot.checklist_views import build_verdict_change_view
+from bot.checkpoint_views import build_checkpoint_due_view
 from bot.deps import Deps
+from bot.flows.checkpoint import CheckpointRequest, checkpoint_list
 from bot.flows.validation import run_validation
 from bot.scheduler import Job
 from store import Timer
+from store.timers import next_slot
 
 log = logging.getLogger("rollback_bot.jobs")
 
 VALIDATION_TIMER = "continuous-validation"
 VALIDATION_KIND = "validation"
 VERDICT_KEY = "validation.verdict"
+REMINDER_TIMER = "checkpoint-reminder"
+REMINDER_KIND = "checkpoint_reminder"
 
 
 def build_jobs(client: WebClient) -> dict[str, Job]:
     def continuous_validation(deps: Deps, timer: Timer) -> None:
         run_continuous_validation(deps, client)
 
-    return {VALIDATION_KIND: continuous_validation}
+    def checkpoint_reminder(deps: Deps, timer: Timer) -> None:
+        run_checkpoint_reminder(deps, client)
+
+    return {VALIDATION_KIND: continuous_validation, REMINDER_KIND: checkpoint_reminder}
 
 
 def ensure_timers(deps: Deps) -> None:
     """Create (or retune) the recurring timers the config asks for; keep their due times."""
-    interval_s = deps.settings.config.checks.interval_min * 60
+    config = deps.settings.config
+    now = deps.clock()
+    validation_s = config.checks.interval_min * 60
+    _ensure(
+        deps, VALIDATION_TIMER, VALIDATION_KIND, validation_s, now + timedelta(seconds=validation_s)
+    )
+    # Reminders keep the phase's cadence (T+4h, T+8h, …), whenever the bot was started.
+    reminder_s = config.checkpoints.reminder_interval_h * 3600
+    if reminder_s > 0:
+        first = next_slot(config.project.started_at, reminder_s, now)
+        _ensure(deps, REMINDER_TIMER, REMINDER_KIND, reminder_s, first)
+    else:
+        deps.store.cancel_timer(REMINDER_TIMER)
+
+
+def _ensure(deps: Deps, name: str, kind: str, interval_s: float, first_due: datetime) -> None:
     if interval_s <= 0:
-        deps.store.cancel_timer(VALIDATION_TIMER)
+        deps.store.cancel_timer(name)
         return
-    existing = deps.store.get_timer(VALIDATION_TIMER)
+    existing = deps.store.get_timer(name)
     if existing is not None and existing.interval_s == interval_s:
         return
     deps.store.schedule_timer(
-        VALIDATION_TIMER,
-        kind=VALIDATION_KIND,
-        due_at=deps.clock() + timedelta(seconds=interval_s),
-        interval_s=interval_s,
-        replace=existing is not None,
+        name, kind=kind, due_at=first_due, interval_s=interval_s, replace=existing is not None
+    )
+
+
+def run_checkpoint_reminder(deps: Deps, client: WebClient) -> None:
+    """'Checkpoint T+8h is due', with a button, unless that checkpoint already exists."""
+    config = deps.settings.config
+    if not phase_is_active(deps):
+        return
+    elapsed_h = (deps.clock() - config.project.started_at).total_seconds() / 3600
+    hours = max(1, round(elapsed_h))
+    request = CheckpointRequest(kind="checkpoint", hours=hours, message="")
+    label = f"T+{hours}h"
+    tag = f"{config.project.phase}-checkpoint-{label}"
+    existing, _ = checkpoint_list(deps)
+    if any(info.tag == tag for info in existing):
+        log.info("checkpoint %s already exists; no reminder", tag)
+        return
+    client.chat_postMessage(
+        channel=config.slack.channel, **build_checkpoint_due_view(label, request)
     )
 
 

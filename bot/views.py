@@ -99,7 +99,7 @@ def build_home_view(report: StatusReport) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
-def _age(then: datetime | None, now: datetime) -> str:
+def age(then: datetime | None, now: datetime) -> str:
     if then is None:
         return "unknown age"
     minutes = max(0, int((now - then).total_seconds() // 60))
@@ -150,6 +150,13 @@ def build_status_view(report: StatusReport) -> Message:
     blocks.append(section(repo_line, BlockId.STATUS_REPO))
     blocks.append(section(_checkpoint_lines(report), BlockId.STATUS_CHECKPOINTS))
     blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
+    if report.locks:
+        held = [
+            f"• {escape(lock.reason)}, held by {_who(lock.owner)} "
+            f"since {age(lock.acquired_at, report.now)}"
+            for lock in report.locks
+        ]
+        blocks.append(section("*Locks*\n" + "\n".join(held)))
     if warnings:
         blocks.append(
             section("\n".join(f":warning: {w}" for w in warnings), BlockId.STATUS_WARNINGS)
@@ -162,11 +169,16 @@ def build_status_view(report: StatusReport) -> Message:
     return {"text": text, "blocks": blocks}
 
 
+def _who(actor: str) -> str:
+    # Slack users are mentioned; terminal users ("os:alice") are shown as they are.
+    return escape(actor) if actor.startswith("os:") else f"<@{actor}>"
+
+
 def _checkpoint_lines(report: StatusReport) -> str:
     if report.repo is None or not report.repo.checkpoints:
         return "*Last checkpoints*: none yet"
     lines = [
-        f"• `{escape(tag.name)}` at `{_short(tag.commit)}`, {_age(tag.created_at, report.now)}"
+        f"• `{escape(tag.name)}` at `{_short(tag.commit)}`, {age(tag.created_at, report.now)}"
         for tag in report.repo.checkpoints
     ]
     return "*Last checkpoints*\n" + "\n".join(lines)
@@ -179,7 +191,7 @@ def _incident_lines(report: StatusReport) -> str:
         f"• #{incident.id} {incident.scenario}"
         + (f" (severity {incident.severity})" if incident.severity else "")
         + f", {incident.state.value.replace('_', ' ')}, by <@{incident.requester}>,"
-        f" {_age(incident.created_at, report.now)}"
+        f" {age(incident.created_at, report.now)}"
         for incident in report.open_incidents[:20]
     ]
     more = len(report.open_incidents) - 20

@@ -115,11 +115,14 @@ def test_continuous_validation_posts_only_when_the_verdict_changes(sandbox: Sand
 
         def advance_and_tick() -> None:
             clock.now += timedelta(minutes=30, seconds=1)
-            (job,) = scheduler.tick()
-            job.result(timeout=60)
+            jobs = scheduler.tick()  # a checkpoint reminder may fall due too
+            assert jobs
+            for job in jobs:
+                job.result(timeout=60)
 
         def posts() -> list[str]:
-            return [m.text for m in emulator.messages("C0INCIDENTS")]
+            texts = [m.text for m in emulator.messages("C0INCIDENTS")]
+            return [text for text in texts if text.startswith("Continuous validation")]
 
         assert scheduler.tick() == []  # not due yet
         advance_and_tick()

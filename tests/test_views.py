@@ -65,6 +65,26 @@ def test_status_view_shows_facts_and_warnings() -> None:
     assert "A merge is in progress" in text
 
 
+def test_status_view_shows_held_locks() -> None:
+    from dataclasses import replace
+
+    from store import Lock
+
+    report = replace(
+        _report(),
+        locks=(
+            Lock(
+                "repo:/srv/app",
+                "os:alice",
+                "checkpoint phase2-checkpoint-T+8h",
+                NOW - timedelta(minutes=3),
+            ),
+        ),
+    )
+    lines, _ = render_message(build_status_view(report))
+    assert "• checkpoint phase2-checkpoint-T+8h, held by os:alice since 3 min ago" in lines
+
+
 def test_status_view_with_many_incidents_stays_within_limits() -> None:
     message = build_status_view(_report(incidents=500))
     _within_slack_limits(message)

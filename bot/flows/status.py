@@ -8,7 +8,7 @@ from datetime import datetime
 from actions.errors import GitError
 from actions.git import RepoStatus, open_repo, read_repo_status
 from bot.deps import Deps
-from store import Incident
+from store import Incident, Lock
 
 STATUS_GIT_TIMEOUT_S = 10.0
 
@@ -22,6 +22,7 @@ class StatusReport:
     repo: RepoStatus | None
     repo_problem: str | None
     open_incidents: tuple[Incident, ...]
+    locks: tuple[Lock, ...] = ()
 
 
 def collect_status(deps: Deps) -> StatusReport:
@@ -47,4 +48,5 @@ def collect_status(deps: Deps) -> StatusReport:
         repo=repo_status,
         repo_problem=problem,
         open_incidents=tuple(deps.store.list_incidents()),
+        locks=tuple(deps.store.list_locks()),
     )

@@ -1,0 +1,137 @@
+"""Checkpoints as the procedure's git strategy: validate, then commit, tag and push, recorded.
+
+The repository lock is held from the checklist to the push, so no rollback can start between
+"the service is healthy" and the tag that says so. A failing checklist refuses the checkpoint
+unless an orchestrator forces it, and the timeline says who did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from actions.checkpoint import (
+    CheckpointInfo,
+    CheckpointNames,
+    CheckpointResult,
+    checkpoint_names,
+    create_checkpoint,
+    list_checkpoints_with_remote_status,
+)
+
+from actions.checks import CheckResult
+from actions.errors import GitError, InputError
+from actions.git import open_repo
+from bot.deps import Deps
+from bot.flows.validation import ValidationReport, run_validation
+
+Kind = Literal["checkpoint", "complete", "before"]
+
+
+@dataclass(frozen=True)
+class CheckpointRequest:
+    kind: Kind
+    hours: int | None
+    message: str
+
+    def as_value(self) -> dict[str, Any]:
+        """What a button carries to repeat exactly this request."""
+        return {"kind": self.kind, "hours": self.hours, "message": self.message}
+
+    @classmethod
+    def from_value(cls, value: dict[str, Any]) -> CheckpointRequest:
+        kind = value.get("kind")
+        hours = value.get("hours")
+        message = value.get("message", "")
+        if kind not in ("checkpoint", "complete", "before") or not isinstance(message, str):
+            raise InputError("That button does not describe a checkpoint; nothing was changed.")
+        if hours is not None and (not isinstance(hours, int) or not 1 <= hours <= 999):
+            raise InputError("That button does not describe a checkpoint; nothing was changed.")
+        return cls(kind=kind, hours=hours, message=message)
+
+
+@dataclass(frozen=True)
+class CheckpointOutcome:
+    names: CheckpointNames
+    validation: ValidationReport
+    result: CheckpointResult | None  # None: refused because the checklist failed
+    forced_by: str | None
+
+    @property
+    def refused(self) -> bool:
+        return self.result is None
+
+
+def repo_lock_name(deps: Deps) -> str:
+    return f"repo:{deps.settings.config.git.path}"
+
+
+def take_checkpoint(
+    deps: Deps,
+    request: CheckpointRequest,
+    *,
+    actor: str,
+    surface: str,
+    forced_by: str | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> CheckpointOutcome:
+    config = deps.settings.config
+    names = checkpoint_names(
+        phase=config.project.phase,
+        kind=request.kind,
+        hours=request.hours,
+        message=request.message,
+        started_at=config.project.started_at,
+        now=deps.clock(),
+    )
+    lock = repo_lock_name(deps)
+    if not deps.store.acquire_lock(lock, owner=actor, reason=f"checkpoint {names.tag}"):
+        held = deps.store.get_lock(lock)
+        who = f"{held.reason} by {held.owner}" if held else "another operation"
+        raise GitError(f"The repository is busy ({who}); try again when it is done.")
+    try:
+        validation = run_validation(deps, actor=actor, surface=surface, on_result=on_result)
+        if not validation.ok and forced_by is None:
+            _record(deps, actor, surface, "checkpoint_refused", names, validation, None, None)
+            return CheckpointOutcome(names, validation, None, None)
+        result = create_checkpoint(
+            repo=open_repo(config.git.path),
+            remote=config.git.remote,
+            branch=config.git.branch,
+            names=names,
+        )
+        _record(deps, actor, surface, "checkpoint", names, validation, result, forced_by)
+        return CheckpointOutcome(names, validation, result, forced_by)
+    finally:
+        deps.store.release_lock(lock, owner=actor)
+
+
+def checkpoint_list(deps: Deps) -> tuple[tuple[CheckpointInfo, ...], str | None]:
+    config = deps.settings.config
+    return list_checkpoints_with_remote_status(
+        repo=open_repo(config.git.path), remote=config.git.remote, phase=config.project.phase
+    )
+
+
+def _record(
+    deps: Deps,
+    actor: str,
+    surface: str,
+    action: str,
+    names: CheckpointNames,
+    validation: ValidationReport,
+    result: CheckpointResult | None,
+    forced_by: str | None,
+) -> None:
+    details: dict[str, Any] = {
+        "label": names.label,
+        "tag": names.tag,
+        "verdict": "pass" if validation.ok else "fail",
+        "failing": [r.name for r in validation.checklist.failing],
+    }
+    if result is not None:
+        details.update(commit=result.commit, committed=result.committed, pushed=result.push_summary)
+    if forced_by is not None:
+        details["forced_by"] = forced_by
+    deps.store.append_event(actor=actor, surface=surface, action=action, details=details)
