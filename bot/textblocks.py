@@ -25,6 +25,10 @@ _EMOJI = {
     ":large_green_circle:": "(*)",
     ":red_circle:": "(X)",
     ":tada:": "(*)",
+    ":label:": "#",
+    ":arrow_up:": "^",
+    ":no_entry:": "[NO]",
+    ":alarm_clock:": "(!)",
 }
 _EMOJI_RE = re.compile("|".join(re.escape(code) for code in _EMOJI))
 
