@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from actions.checkpoint import CheckpointInfo
-
 from bot.checklist_views import build_checklist_view
 from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
 from bot.ids import ActionId, BlockId

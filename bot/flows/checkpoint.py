@@ -19,7 +19,6 @@ from actions.checkpoint import (
     create_checkpoint,
     list_checkpoints_with_remote_status,
 )
-
 from actions.checks import CheckResult
 from actions.errors import GitError, InputError
 from actions.git import open_repo
