@@ -15,7 +15,7 @@ import git
 
 from actions.checkpoint_git import NETWORK_ENV, Deadline, run_git
 from actions.errors import GitError
-from actions.git import _TAG_FORMAT, _run, checkpoint_tag_patterns
+from actions.git import checkpoint_tag_patterns, list_checkpoint_tags
 from actions.refs import require_ref_name
 
 
@@ -45,11 +45,7 @@ def list_checkpoints_with_remote_status(
     require_ref_name(remote, what="remote name")
     deadline = Deadline(timeout_s)
     patterns = checkpoint_tag_patterns(phase)
-    local = _run(
-        repo,
-        ["for-each-ref", "--sort=-creatordate", f"--format={_TAG_FORMAT}", *patterns],
-        deadline.left("listing tags"),
-    )
+    local = list_checkpoint_tags(repo=repo, phase=phase, timeout_s=deadline.left("listing tags"))
     remote_tags: dict[str, str] = {}
     problem: str | None = None
     try:
@@ -69,16 +65,14 @@ def list_checkpoints_with_remote_status(
                     remote_tags[ref[len("refs/tags/") :]] = sha
         else:
             problem = f"Could not ask {remote} for its tags: {call.complaint()}"
-    checkpoints = []
-    for line in local.splitlines():
-        name, target, peeled, created, subject = line.split("\x00")
-        checkpoints.append(
-            CheckpointInfo(
-                tag=name,
-                commit=peeled or target,
-                created_at=datetime.fromisoformat(created) if created else None,
-                message=subject,
-                on_remote=remote_tags.get(name) == target,
-            )
+    checkpoints = [
+        CheckpointInfo(
+            tag=tag.name,
+            commit=tag.commit,
+            created_at=tag.created_at,
+            message=tag.message,
+            on_remote=remote_tags.get(tag.name) == tag.object_id,
         )
+        for tag in local
+    ]
     return tuple(checkpoints), problem

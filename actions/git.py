@@ -34,6 +34,8 @@ class CheckpointTag:
     commit: str
     created_at: datetime | None
     message: str
+    #: What the ref points at: the tag object for an annotated tag, else the commit.
+    object_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def list_checkpoint_tags(
                 commit=peeled or target,
                 created_at=datetime.fromisoformat(created) if created else None,
                 message=subject,
+                object_id=target,
             )
         )
     return tuple(tags)

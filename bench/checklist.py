@@ -17,7 +17,7 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,7 @@ from actions.checks import CheckResult
 from actions.http_checks import check_endpoint
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import percentile  # isort: skip
+from harness import bounded_int, percentile  # isort: skip
 
 # The test service lives under tests/, which is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -92,21 +92,11 @@ def _row(label: str, values: Sequence[float], unit: str = "s") -> str:
     return f"  {label:<34} p50 {p50:8.2f} x    max {worst:8.2f} x"
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low}..{high}, got {value}")
-        return value
-
-    return parse
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checks", type=_bounded(1, 64), default=10)
-    parser.add_argument("--delay-ms", type=_bounded(1, 3000), default=300)
-    parser.add_argument("--reps", type=_bounded(1, 50), default=5)
+    parser.add_argument("--checks", type=bounded_int(1, 64), default=10)
+    parser.add_argument("--delay-ms", type=bounded_int(1, 3000), default=300)
+    parser.add_argument("--reps", type=bounded_int(1, 50), default=5)
     args = parser.parse_args(argv)
     delay_s = args.delay_ms / 1000
 

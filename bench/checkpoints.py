@@ -38,7 +38,7 @@ from actions.checkpoint import CheckpointInfo, list_checkpoints
 from actions.git import _TAG_FORMAT, checkpoint_tag_patterns, open_repo
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import percentile  # isort: skip
+from harness import bounded_int, percentile  # isort: skip
 
 RATIO_TARGET = 1.5
 PHASE = "phase2"
@@ -188,22 +188,12 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     print(f"target: list_checkpoints p50 <= {RATIO_TARGET}x raw git p50: {verdict}")
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low}..{high}, got {value}")
-        return value
-
-    return parse
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--commits", type=_bounded(100, 1_000_000), default=20_000)
-    parser.add_argument("--tags", type=_bounded(100, 100_000), default=5_000)
-    parser.add_argument("--reps", type=_bounded(1, 100), default=9)
-    parser.add_argument("--time-limit", type=_bounded(10, 3600), default=600)
+    parser.add_argument("--commits", type=bounded_int(100, 1_000_000), default=20_000)
+    parser.add_argument("--tags", type=bounded_int(100, 100_000), default=5_000)
+    parser.add_argument("--reps", type=bounded_int(1, 100), default=9)
+    parser.add_argument("--time-limit", type=bounded_int(10, 3600), default=600)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary folder")
     args = parser.parse_args(argv)
     # Both sides run with the same, predictable git configuration.

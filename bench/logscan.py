@@ -33,7 +33,7 @@ from pathlib import Path
 from actions.logscan import LogScan, log_end_offset, scan_log
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import percentile  # isort: skip
+from harness import bounded_int, percentile  # isort: skip
 
 RATIO_TARGET = 1.5
 MB = 1 << 20
@@ -115,16 +115,6 @@ def _row(label: str, values: Sequence[float], new_bytes: int) -> str:
     return f"  {label:<30} p50 {p50 * 1000:9.1f} ms   max {worst * 1000:9.1f} ms   {rate:7.0f} MB/s"
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low}..{high}, got {value}")
-        return value
-
-    return parse
-
-
 def run(args: argparse.Namespace, folder: Path) -> None:
     size, new = args.size_mb * MB, args.append_mb * MB
     free = shutil.disk_usage(folder).free
@@ -187,9 +177,9 @@ def run(args: argparse.Namespace, folder: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mb", type=_bounded(1, 16384), default=1024)
-    parser.add_argument("--append-mb", type=_bounded(1, 1024), default=8)
-    parser.add_argument("--reps", type=_bounded(1, 50), default=7)
+    parser.add_argument("--size-mb", type=bounded_int(1, 16384), default=1024)
+    parser.add_argument("--append-mb", type=bounded_int(1, 1024), default=8)
+    parser.add_argument("--reps", type=bounded_int(1, 50), default=7)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary folder")
     args = parser.parse_args(argv)
     print(
