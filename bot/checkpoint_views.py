@@ -100,6 +100,15 @@ def build_checkpoint_refused_view(
     return message
 
 
+def build_checkpoint_outcome_view(
+    outcome: CheckpointOutcome, request: CheckpointRequest, *, requested_by: str
+) -> Message:
+    """The created card, or the refusal with its override, whichever happened."""
+    if outcome.refused:
+        return build_checkpoint_refused_view(outcome, request, requested_by=requested_by)
+    return build_checkpoint_done_view(outcome, requested_by=requested_by)
+
+
 def build_checkpoint_due_view(label: str, request: CheckpointRequest) -> Message:
     create = _button(
         "Create checkpoint", ActionId.CHECKPOINT_CREATE, request.as_value(), style="primary"

@@ -203,11 +203,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _checkpoint(args: argparse.Namespace) -> int:
     from bot import grammar
-    from bot.checkpoint_views import (
-        build_checkpoint_done_view,
-        build_checkpoint_list_view,
-        build_checkpoint_refused_view,
-    )
+    from bot.checkpoint_views import build_checkpoint_list_view, build_checkpoint_outcome_view
     from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
 
     # The same grammar as /checkpoint, so the terminal accepts exactly what Slack does.
@@ -233,11 +229,10 @@ def _checkpoint(args: argparse.Namespace) -> int:
         outcome = take_checkpoint(
             deps, request, actor=actor, surface="terminal", forced_by=forced_by
         )
+        _print(build_checkpoint_outcome_view(outcome, request, requested_by=actor))
         if outcome.refused:
-            _print(build_checkpoint_refused_view(outcome, request, requested_by=actor))
             print("Refused: fix the failing checks, or pass --override-failing-checks.")
             return 1
-        _print(build_checkpoint_done_view(outcome, requested_by=actor))
         return 0
     finally:
         deps.close()

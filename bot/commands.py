@@ -19,11 +19,7 @@ from actions.checks import CheckResult
 from bot import grammar
 from bot.afterack import after_ack
 from bot.checklist_views import build_checklist_view
-from bot.checkpoint_views import (
-    build_checkpoint_done_view,
-    build_checkpoint_list_view,
-    build_checkpoint_refused_view,
-)
+from bot.checkpoint_views import build_checkpoint_list_view, build_checkpoint_outcome_view
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
@@ -148,10 +144,7 @@ def _checkpoint_in_channel(deps: Deps, reply: Reply, parsed: grammar.CheckpointC
         text="Running the validation checklist before the checkpoint…", response_type="ephemeral"
     )
     outcome = take_checkpoint(deps, request, actor=user, surface="slack")
-    if outcome.refused:
-        message = build_checkpoint_refused_view(outcome, request, requested_by=user)
-    else:
-        message = build_checkpoint_done_view(outcome, requested_by=user)
+    message = build_checkpoint_outcome_view(outcome, request, requested_by=user)
     post_or_tell(reply.client, reply.command["channel_id"], message, reply.respond)
 
 

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from actions.errors import InputError
 from bot.afterack import after_ack
 from bot.auth import is_orchestrator
-from bot.checkpoint_views import build_checkpoint_done_view, build_checkpoint_refused_view
+from bot.checkpoint_views import build_checkpoint_outcome_view
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.checkpoint import CheckpointRequest, take_checkpoint
@@ -71,10 +71,7 @@ def _checkpoint(
     user = body["user"]["id"]
     request = CheckpointRequest.from_value(_value(action))
     outcome = take_checkpoint(deps, request, actor=user, surface="slack", forced_by=forced_by)
-    if outcome.refused:
-        message = build_checkpoint_refused_view(outcome, request, requested_by=user)
-    else:
-        message = build_checkpoint_done_view(outcome, requested_by=user)
+    message = build_checkpoint_outcome_view(outcome, request, requested_by=user)
     # The card the button was on becomes the result, so nobody presses it again.
     respond(**message, replace_original=True)
 
