@@ -129,3 +129,33 @@ def git_try(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=30
     )
+
+
+# -- added for the rollback tests ------------------------------------------------------------
+
+
+def show_file(cwd: Path, rev: str, path: str) -> str | None:
+    """A file's content in a commit (works in a bare repository too); None when it is absent."""
+    result = git_try(cwd, "show", f"{rev}:{path}")
+    return result.stdout if result.returncode == 0 else None
+
+
+def push_from(clone: Path, name: str, content: str, message: str) -> str:
+    """Commit one file in another working copy and push its branch: the remote moves."""
+    path = clone / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    git(clone, "add", "--", name)
+    git(clone, "commit", "-q", "-m", message)
+    git(clone, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+    return git(clone, "rev-parse", "HEAD")
+
+
+def commit_as(repo: PhaseRepo, author: str, name: str, content: str, message: str) -> str:
+    """A commit authored by someone else ("Name <email>"), committed by the test identity."""
+    path = repo.work / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    git(repo.work, "add", "--", name)
+    git(repo.work, "commit", "-q", f"--author={author}", "-m", message)
+    return repo.head()

@@ -1,0 +1,65 @@
+"""Scenario 3's target: the commit just before the first email-removal commit on the branch.
+
+The procedure finds it with `git log --grep`; here git's grep only narrows the walk, and the
+subject itself must name email and a removal, so a commit that merely mentions both in its
+body is not taken for the removal.
+"""
+
+from __future__ import annotations
+
+import re
+
+import git
+
+from actions.checkpoint_git import Deadline, run_git
+from actions.errors import GitError
+from actions.refs import require_ref_name
+
+_REFUSED = "No rollback was planned and nothing was changed."
+_EMAIL_RE = re.compile(r"e-?mail", re.IGNORECASE)
+# "remove", "removal", "removed", "clean up", "cleanup", "delete", "deleted", "deletion".
+_REMOVAL_RE = re.compile(r"remov|clean[\s-]?up|delet", re.IGNORECASE)
+
+
+def find_commit_before_email_removal(
+    *, repo: git.Repo, branch: str, base: str | None = None, timeout_s: float = 30.0
+) -> tuple[str, str] | None:
+    """Scenario 3's target: the parent of the oldest commit on ``branch`` (after ``base``) whose
+    subject mentions email and a removal; returns (parent sha, "sha subject") or None."""
+    require_ref_name(branch, what="branch name")
+    revisions = [f"refs/heads/{branch}"]
+    if base is not None:
+        revisions.append("^" + require_ref_name(base, what="base"))
+    deadline = Deadline(timeout_s)
+    # git's --grep narrows the walk cheaply (whole message); the subject is then checked here.
+    call = run_git(
+        repo,
+        [
+            "log",
+            "--topo-order",
+            "--reverse",
+            "--no-show-signature",
+            "--regexp-ignore-case",
+            "--extended-regexp",
+            "--all-match",
+            "--grep=e-?mail",
+            "--grep=remov|clean[[:space:]-]?up|delet",
+            "--format=%H%x00%P%x00%s",
+            "--end-of-options",
+            *revisions,
+        ],
+        deadline.left("searching the history"),
+    )
+    if not call.ok:
+        raise GitError(f"Could not search {branch}'s history: {call.complaint()}. {_REFUSED}")
+    for line in call.out.splitlines():
+        sha, parents, subject = line.split("\x00")
+        if not (_EMAIL_RE.search(subject) and _REMOVAL_RE.search(subject)):
+            continue
+        if not parents:
+            raise GitError(
+                f"The first email-removal commit ({sha[:7]} {subject}) is the repository's "
+                f"first commit: there is nothing before it to roll back to. {_REFUSED}"
+            )
+        return parents.split()[0], f"{sha} {subject}"
+    return None
