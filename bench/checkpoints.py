@@ -38,7 +38,7 @@ from actions.checkpoint import CheckpointInfo, list_checkpoints
 from actions.git import _TAG_FORMAT, checkpoint_tag_patterns, open_repo
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import bounded_int, percentile  # isort: skip
+from harness import bounded_int, lean_git, percentile  # isort: skip
 
 RATIO_TARGET = 1.5
 PHASE = "phase2"
@@ -147,16 +147,18 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         f"{time.perf_counter() - started:.1f} s ({local_only} checkpoint tags local-only)"
     )
     patterns = checkpoint_tag_patterns(PHASE)
-    local_cmd = ["git", "for-each-ref", "--sort=-creatordate", f"--format={_TAG_FORMAT}", *patterns]
-    remote_cmd = ["git", "ls-remote", "--tags", "origin", *patterns]
+    local_cmd = ["for-each-ref", "--sort=-creatordate", f"--format={_TAG_FORMAT}", *patterns]
+    remote_cmd = ["ls-remote", "--tags", "origin", *patterns]
 
     def ours() -> tuple[CheckpointInfo, ...]:
         return list_checkpoints(repo=open_repo(work), remote="origin", phase=PHASE, timeout_s=60)
 
     def baseline() -> tuple[bytes, bytes]:
-        local = subprocess.run(local_cmd, cwd=work, capture_output=True, check=True, timeout=60)
-        remote = subprocess.run(remote_cmd, cwd=work, capture_output=True, check=True, timeout=60)
-        return local.stdout, remote.stdout
+        # The leanest way to run the same two git commands (see harness.lean_git).
+        results = [lean_git(work, cmd) for cmd in (local_cmd, remote_cmd)]
+        if any(code != 0 for code, _, _ in results):
+            raise BrokenRun("the baseline's git commands failed")
+        return results[0][1], results[1][1]
 
     listed, (raw_local, raw_remote) = ours(), baseline()  # warm-up, and a parity check
     raw_names = [line.split(b"\x00", 1)[0].decode() for line in raw_local.splitlines()]

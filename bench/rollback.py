@@ -37,7 +37,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -55,7 +54,7 @@ from actions.rollback_steps import (
 )
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import percentile  # isort: skip
+from harness import bounded_int, lean_git, percentile  # isort: skip
 
 RATIO_TARGET = 1.3
 PHASE = "phase2"
@@ -166,22 +165,8 @@ def ours(work: Path) -> None:
 
 
 def _lean_git(cwd: Path, args: Sequence[str], env: dict[str, str] | None) -> str:
-    """git as lean as Python can run it, still bounded: a kill timer rather than
-    communicate(timeout=...), whose polling costs about a millisecond per call here."""
-    process = subprocess.Popen(
-        ["git", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **env} if env else None,
-    )
-    timer = threading.Timer(GIT_TIMEOUT_S, process.kill)
-    timer.start()
-    try:
-        out, err = process.communicate()
-    finally:
-        timer.cancel()
-    if process.returncode != 0:
+    code, out, err = lean_git(cwd, args, timeout_s=GIT_TIMEOUT_S, env=env)
+    if code != 0:
         raise BrokenRun(f"git {args[0]} failed: {err.decode(errors='replace')[:500]}")
     return out.decode().strip()
 
@@ -277,21 +262,11 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     print(f"target: rollback sequence p50 <= {RATIO_TARGET}x raw git p50: {verdict}")
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low}..{high}, got {value}")
-        return value
-
-    return parse
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--commits", type=_bounded(100, 1_000_000), default=50_000)
-    parser.add_argument("--reps", type=_bounded(1, 100), default=7)
-    parser.add_argument("--time-limit", type=_bounded(10, 3600), default=600)
+    parser.add_argument("--commits", type=bounded_int(100, 1_000_000), default=50_000)
+    parser.add_argument("--reps", type=bounded_int(1, 100), default=7)
+    parser.add_argument("--time-limit", type=bounded_int(10, 3600), default=600)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary folder")
     args = parser.parse_args(argv)
     # Both sides run with the same, predictable git configuration.
