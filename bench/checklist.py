@@ -27,7 +27,7 @@ from actions.checks import CheckResult
 from actions.http_checks import check_endpoint
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import bounded_int, percentile  # isort: skip
+from harness import BenchError, bounded_int, percentile  # isort: skip
 
 # The test service lives under tests/, which is not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,10 +36,6 @@ from tests.httpservers import HttpService, serve  # isort: skip
 RATIO_TARGET = 1.3
 CHECK_TIMEOUT_S = 10.0
 SLOW_AFTER_S = 2.0
-
-
-class BrokenRun(Exception):
-    """A check failed: the timings would not be of the work they claim to measure."""
 
 
 def _checks(service: HttpService, client: httpx.Client, count: int, delay_s: float) -> list[Check]:
@@ -64,7 +60,7 @@ def _checks(service: HttpService, client: httpx.Client, count: int, delay_s: flo
 def _require_ok(results: Sequence[CheckResult]) -> None:
     failed = [f"{r.name}: {r.reason}" for r in results if not r.ok]
     if failed:
-        raise BrokenRun("; ".join(failed))
+        raise BenchError("; ".join(failed))
 
 
 def _concurrent(checks: Sequence[Check]) -> float:
@@ -125,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sequential_walls.append(sequential)
                 slowest_singles.append(slowest)
                 ratios.append(concurrent / slowest)
-    except (BrokenRun, httpx.HTTPError, OSError) as exc:
+    except (BenchError, httpx.HTTPError, OSError) as exc:
         print(f"ABORTED, the run broke: {exc}", file=sys.stderr)
         return 2
 

@@ -26,10 +26,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -38,7 +36,7 @@ from actions.checkpoint import CheckpointInfo, list_checkpoints
 from actions.git import _TAG_FORMAT, checkpoint_tag_patterns, open_repo
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import bounded_int, lean_git, percentile  # isort: skip
+from harness import BenchError, bounded_int, lean_git, percentile, print_ratio, run_in_temp_folder  # isort: skip
 
 RATIO_TARGET = 1.5
 PHASE = "phase2"
@@ -48,16 +46,12 @@ BASE_EPOCH = 1_763_715_600  # 2025-11-21T09:00:00Z, the phase start
 GIT_TIMEOUT_S = 300
 
 
-class BrokenRun(Exception):
-    """The run cannot produce figures that mean what they say."""
-
-
 def _git(cwd: Path, *args: str, stdin: bytes | None = None, timeout: float = GIT_TIMEOUT_S) -> str:
     result = subprocess.run(
         ["git", *args], cwd=cwd, input=stdin, capture_output=True, timeout=timeout, check=False
     )
     if result.returncode != 0:
-        raise BrokenRun(f"git {args[0]} failed: {result.stderr.decode(errors='replace')[:500]}")
+        raise BenchError(f"git {args[0]} failed: {result.stderr.decode(errors='replace')[:500]}")
     return result.stdout.decode()
 
 
@@ -157,7 +151,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         # The leanest way to run the same two git commands (see harness.lean_git).
         results = [lean_git(work, cmd) for cmd in (local_cmd, remote_cmd)]
         if any(code != 0 for code, _, _ in results):
-            raise BrokenRun("the baseline's git commands failed")
+            raise BenchError("the baseline's git commands failed")
         return results[0][1], results[1][1]
 
     listed, (raw_local, raw_remote) = ours(), baseline()  # warm-up, and a parity check
@@ -168,15 +162,15 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         if not line.endswith(b"^{}")
     }
     if [info.tag for info in listed] != raw_names:
-        raise BrokenRun(f"listings disagree: {len(listed)} tags vs {len(raw_names)} from git")
+        raise BenchError(f"listings disagree: {len(listed)} tags vs {len(raw_names)} from git")
     if sum(not info.on_remote for info in listed) != local_only or not remote_names:
-        raise BrokenRun("on_remote does not match the tags deleted on the origin")
+        raise BenchError("on_remote does not match the tags deleted on the origin")
     print(f"listing: {len(listed)} checkpoint tags, {len(remote_names)} of them on the origin")
 
     times: dict[str, list[float]] = {"ours": [], "baseline": []}
     for rep in range(args.reps):
         if time.monotonic() > give_up:
-            raise BrokenRun(f"--time-limit {args.time_limit} s ran out after {rep} reps")
+            raise BenchError(f"--time-limit {args.time_limit} s ran out after {rep} reps")
         order = (("ours", ours), ("baseline", baseline))
         for label, call in order if rep % 2 == 0 else order[::-1]:
             times[label].append(_timed(call))
@@ -184,10 +178,9 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     print("warm, alternating:")
     print(_row("ours: list_checkpoints (open repo + 2 gits)", times["ours"]))
     print(_row("baseline: raw for-each-ref + ls-remote --tags", times["baseline"]))
-    ratio = percentile(sorted(times["ours"]), 50) / percentile(sorted(times["baseline"]), 50)
-    verdict = "met" if ratio <= RATIO_TARGET else "TARGET MISSED"
-    print(f"ours / baseline (p50): {ratio:.2f}x")
-    print(f"target: list_checkpoints p50 <= {RATIO_TARGET}x raw git p50: {verdict}")
+    print_ratio(
+        what="list_checkpoints", ours=times["ours"], baseline=times["baseline"], target=RATIO_TARGET
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,15 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"checkpoints bench: {args.commits} commits, {args.tags} tags, {args.reps} reps; "
         f"{version}, python {platform.python_version()}, {platform.machine()}"
     )
-    folder = Path(tempfile.mkdtemp(prefix="checkpoints-bench-", dir=args.dir))
-    try:
-        run(args, folder)
-    except (BrokenRun, OSError, subprocess.SubprocessError) as exc:
-        print(f"ABORTED, the run broke: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return 0
+    return run_in_temp_folder("checkpoints-bench-", args.dir, lambda folder: run(args, folder))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ import argparse
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -180,3 +183,43 @@ def lean_git(
     finally:
         timer.cancel()
     return process.returncode, out, err
+
+
+def run_in_temp_folder(
+    prefix: str,
+    parent: Path | None,
+    run: Callable[[Path], None],
+    *,
+    also_broken: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Run in a fresh folder that is always removed; exit code 2, "ABORTED", if the run broke."""
+    broken: tuple[type[BaseException], ...] = (
+        BenchError,
+        OSError,
+        subprocess.SubprocessError,
+        *also_broken,
+    )
+    folder: Path | None = None
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        run(folder)
+    except broken as exc:
+        # The project's own errors carry a message meant for people.
+        message = getattr(exc, "user_message", exc)
+        print(f"ABORTED, the run broke: {message}", file=sys.stderr)
+        return 2
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+def print_ratio(
+    *, what: str, ours: Sequence[float], baseline: Sequence[float], target: float
+) -> float:
+    """Print ours/baseline at p50 and whether it meets the target; return the ratio."""
+    ratio = percentile(sorted(ours), 50) / percentile(sorted(baseline), 50)
+    verdict = "met" if ratio <= target else "TARGET MISSED"
+    print(f"ours / baseline (p50): {ratio:.2f}x")
+    print(f"target: {what} p50 <= {target}x raw git p50: {verdict}")
+    return ratio

@@ -25,7 +25,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,16 +32,12 @@ from pathlib import Path
 from actions.logscan import LogScan, log_end_offset, scan_log
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import bounded_int, percentile  # isort: skip
+from harness import BenchError, bounded_int, percentile, run_in_temp_folder  # isort: skip
 
 RATIO_TARGET = 1.5
 MB = 1 << 20
 BLOCK_LINES = 100_000
 DISK_MARGIN_BYTES = 512 * MB
-
-
-class BrokenRun(Exception):
-    """The run cannot produce figures that mean what they say."""
 
 
 def _block(seed: int, lines: int) -> bytes:
@@ -105,7 +100,7 @@ def _same_findings(a: LogScan, b: LogScan) -> None:
             f"{a.error_count}/{a.warning_count}",
             f"{b.error_count}/{b.warning_count}",
         )
-        raise BrokenRun(f"scans disagree: {found_a} vs {found_b} error/warning lines")
+        raise BenchError(f"scans disagree: {found_a} vs {found_b} error/warning lines")
 
 
 def _row(label: str, values: Sequence[float], new_bytes: int) -> str:
@@ -119,7 +114,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     size, new = args.size_mb * MB, args.append_mb * MB
     free = shutil.disk_usage(folder).free
     if free < size + 2 * new + DISK_MARGIN_BYTES:
-        raise BrokenRun(f"not enough disk in {folder}: {free // MB} MB free")
+        raise BenchError(f"not enough disk in {folder}: {free // MB} MB free")
     big, only_new = folder / "server.log", folder / "new-only.log"
     old_block, new_block = _block(0, BLOCK_LINES), _block(1, BLOCK_LINES)
 
@@ -147,7 +142,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         for scan in order:
             seconds, result = _timed(scan)
             if result.bytes_read != appended:
-                raise BrokenRun(f"read {result.bytes_read} bytes, expected {appended}")
+                raise BenchError(f"read {result.bytes_read} bytes, expected {appended}")
             (warm_offset if scan is from_offset else warm_base).append(seconds)
 
     full_s, full = _timed(lambda: scan_log(path=big, since_offset=0))
@@ -186,15 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"logscan bench: {args.size_mb} MB log, {args.append_mb} MB appended, {args.reps} reps; "
         f"python {platform.python_version()}, {platform.machine()}"
     )
-    folder = Path(tempfile.mkdtemp(prefix="logscan-bench-", dir=args.dir))
-    try:
-        run(args, folder)
-    except (BrokenRun, OSError) as exc:
-        print(f"ABORTED, the run broke: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return 0
+    return run_in_temp_folder("logscan-bench-", args.dir, lambda folder: run(args, folder))
 
 
 if __name__ == "__main__":

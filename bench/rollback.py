@@ -36,7 +36,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -54,7 +53,7 @@ from actions.rollback_steps import (
 )
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import bounded_int, lean_git, percentile  # isort: skip
+from harness import BenchError, bounded_int, lean_git, percentile, print_ratio, run_in_temp_folder  # isort: skip
 
 RATIO_TARGET = 1.3
 PHASE = "phase2"
@@ -66,10 +65,6 @@ GIT_TIMEOUT_S = 300
 STEP_TIMEOUT_S = 120.0
 NOW = datetime(2025, 11, 22, 14, 30, 0, tzinfo=UTC)
 BACKUP = f"{PHASE}-broken-{NOW:%Y%m%d-%H%M%S}"
-
-
-class BrokenRun(Exception):
-    """The run cannot produce figures that mean what they say."""
 
 
 def _git(
@@ -85,7 +80,7 @@ def _git(
         env={**os.environ, **(env or {})},
     )
     if result.returncode != 0:
-        raise BrokenRun(f"git {args[0]} failed: {result.stderr.decode(errors='replace')[:500]}")
+        raise BenchError(f"git {args[0]} failed: {result.stderr.decode(errors='replace')[:500]}")
     return result.stdout.decode().strip()
 
 
@@ -167,7 +162,7 @@ def ours(work: Path) -> None:
 def _lean_git(cwd: Path, args: Sequence[str], env: dict[str, str] | None) -> str:
     code, out, err = lean_git(cwd, args, timeout_s=GIT_TIMEOUT_S, env=env)
     if code != 0:
-        raise BrokenRun(f"git {args[0]} failed: {err.decode(errors='replace')[:500]}")
+        raise BenchError(f"git {args[0]} failed: {err.decode(errors='replace')[:500]}")
     return out.decode().strip()
 
 
@@ -200,13 +195,13 @@ def check(pair: Path, expected_target: str, old_head: str) -> str:
     """The origin as a rollback must leave it; returns the backup's tree for comparison."""
     origin = pair / "origin.git"
     if _git(origin, "rev-parse", f"refs/heads/{BRANCH}") != expected_target:
-        raise BrokenRun("the branch on the origin is not at the target")
+        raise BenchError("the branch on the origin is not at the target")
     if _git(origin, "rev-parse", f"refs/heads/{BACKUP}^1") != old_head:
-        raise BrokenRun("the backup branch's first parent is not the old HEAD")
+        raise BenchError("the backup branch's first parent is not the old HEAD")
     if "edited, uncommitted" not in _git(origin, "show", f"refs/heads/{BACKUP}:server/module1.ts"):
-        raise BrokenRun("the backup branch lacks the uncommitted edit")
+        raise BenchError("the backup branch lacks the uncommitted edit")
     if _git(pair / "work", "rev-parse", "HEAD") != expected_target:
-        raise BrokenRun("the working copy is not at the target")
+        raise BenchError("the working copy is not at the target")
     return _git(origin, "rev-parse", f"refs/heads/{BACKUP}^{{tree}}")
 
 
@@ -236,7 +231,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         trees = set()
         for label, side in order:
             if time.monotonic() > give_up:
-                raise BrokenRun(f"--time-limit {args.time_limit} s ran out after {rep} reps")
+                raise BenchError(f"--time-limit {args.time_limit} s ran out after {rep} reps")
             pair = folder / f"{label}-{rep}"
             shutil.copytree(template, pair, symlinks=True)
             # A copy has new inodes and ctimes, so every index entry looks stale; refresh it as
@@ -251,15 +246,17 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             if rep:
                 times[label].append(elapsed)
         if len(trees) != 1:
-            raise BrokenRun("the two sides' backup branches hold different trees")
+            raise BenchError("the two sides' backup branches hold different trees")
 
     print(f"sequence (fresh copies each time, {args.reps} reps, alternating):")
     print(_row("ours: plan + snapshot + backup + push + reset + lease", times["ours"]))
     print(_row("baseline: the same with raw git commands", times["baseline"]))
-    ratio = percentile(sorted(times["ours"]), 50) / percentile(sorted(times["baseline"]), 50)
-    verdict = "met" if ratio <= RATIO_TARGET else "TARGET MISSED"
-    print(f"ours / baseline (p50): {ratio:.2f}x")
-    print(f"target: rollback sequence p50 <= {RATIO_TARGET}x raw git p50: {verdict}")
+    print_ratio(
+        what="rollback sequence",
+        ours=times["ours"],
+        baseline=times["baseline"],
+        target=RATIO_TARGET,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,16 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"rollback bench: {args.commits} commits, {args.reps} reps; "
         f"{version}, python {platform.python_version()}, {platform.machine()}"
     )
-    folder = Path(tempfile.mkdtemp(prefix="rollback-bench-", dir=args.dir))
-    try:
-        run(args, folder)
-    except (BrokenRun, RollbackBotError, OSError, subprocess.SubprocessError) as exc:
-        message = exc.user_message if isinstance(exc, RollbackBotError) else exc
-        print(f"ABORTED, the run broke: {message}", file=sys.stderr)
-        return 2
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return 0
+    return run_in_temp_folder(
+        "rollback-bench-",
+        args.dir,
+        lambda folder: run(args, folder),
+        also_broken=(RollbackBotError,),
+    )
 
 
 if __name__ == "__main__":
