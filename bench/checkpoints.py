@@ -36,7 +36,7 @@ from actions.checkpoint import CheckpointInfo, list_checkpoints
 from actions.git import _TAG_FORMAT, checkpoint_tag_patterns, open_repo
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import BenchError, bounded_int, lean_git, percentile, print_ratio, run_in_temp_folder  # isort: skip
+from harness import BenchError, bounded_int, lean_git, print_ratio, run_in_temp_folder, timing_row  # isort: skip
 
 RATIO_TARGET = 1.5
 PHASE = "phase2"
@@ -124,14 +124,6 @@ def _timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def _row(label: str, values: Sequence[float]) -> str:
-    ordered = sorted(values)
-    return (
-        f"  {label:<46} p50 {percentile(ordered, 50) * 1000:8.1f} ms   "
-        f"max {ordered[-1] * 1000:8.1f} ms"
-    )
-
-
 def run(args: argparse.Namespace, folder: Path) -> None:
     give_up = time.monotonic() + args.time_limit
     started = time.perf_counter()
@@ -176,8 +168,8 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             times[label].append(_timed(call))
 
     print("warm, alternating:")
-    print(_row("ours: list_checkpoints (open repo + 2 gits)", times["ours"]))
-    print(_row("baseline: raw for-each-ref + ls-remote --tags", times["baseline"]))
+    print(timing_row("ours: list_checkpoints (open repo + 2 gits)", times["ours"], width=46))
+    print(timing_row("baseline: raw for-each-ref + ls-remote --tags", times["baseline"], width=46))
     print_ratio(
         what="list_checkpoints", ours=times["ours"], baseline=times["baseline"], target=RATIO_TARGET
     )

@@ -223,3 +223,12 @@ def print_ratio(
     print(f"ours / baseline (p50): {ratio:.2f}x")
     print(f"target: {what} p50 <= {target}x raw git p50: {verdict}")
     return ratio
+
+
+def timing_row(label: str, values: Sequence[float], *, width: int) -> str:
+    """One line of a timing table: p50 and max of ``values`` (seconds), in milliseconds."""
+    ordered = sorted(values)
+    return (
+        f"  {label:<{width}} p50 {percentile(ordered, 50) * 1000:8.1f} ms   "
+        f"max {ordered[-1] * 1000:8.1f} ms"
+    )

@@ -53,7 +53,7 @@ from actions.rollback_steps import (
 )
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import BenchError, bounded_int, lean_git, percentile, print_ratio, run_in_temp_folder  # isort: skip
+from harness import BenchError, bounded_int, lean_git, print_ratio, run_in_temp_folder, timing_row  # isort: skip
 
 RATIO_TARGET = 1.3
 PHASE = "phase2"
@@ -205,14 +205,6 @@ def check(pair: Path, expected_target: str, old_head: str) -> str:
     return _git(origin, "rev-parse", f"refs/heads/{BACKUP}^{{tree}}")
 
 
-def _row(label: str, values: Sequence[float]) -> str:
-    ordered = sorted(values)
-    return (
-        f"  {label:<58} p50 {percentile(ordered, 50) * 1000:8.1f} ms   "
-        f"max {ordered[-1] * 1000:8.1f} ms"
-    )
-
-
 def run(args: argparse.Namespace, folder: Path) -> None:
     give_up = time.monotonic() + args.time_limit
     started = time.perf_counter()
@@ -249,8 +241,10 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             raise BenchError("the two sides' backup branches hold different trees")
 
     print(f"sequence (fresh copies each time, {args.reps} reps, alternating):")
-    print(_row("ours: plan + snapshot + backup + push + reset + lease", times["ours"]))
-    print(_row("baseline: the same with raw git commands", times["baseline"]))
+    print(
+        timing_row("ours: plan + snapshot + backup + push + reset + lease", times["ours"], width=58)
+    )
+    print(timing_row("baseline: the same with raw git commands", times["baseline"], width=58))
     print_ratio(
         what="rollback sequence",
         ours=times["ours"],

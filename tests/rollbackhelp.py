@@ -34,12 +34,8 @@ def plan(
     )
 
 
-def backup_and_reset(repo: PhaseRepo, planned: RollbackPlan) -> str:
-    """Snapshot, backup branch here and on origin, reset: every step before the lease push."""
-    work = Repo(repo.work)
-    tip = snapshot_uncommitted(repo=work, head_sha=planned.head_sha) or planned.head_sha
-    create_backup_branch(repo=work, name=planned.backup_branch, sha=tip)
-    push_backup_branch(repo=work, remote="origin", name=planned.backup_branch, sha=tip)
+def reset_as_planned(work: Repo, planned: RollbackPlan) -> None:
+    """reset_to_target with exactly what the plan expects."""
     reset_to_target(
         repo=work,
         branch=BRANCH,
@@ -47,6 +43,15 @@ def backup_and_reset(repo: PhaseRepo, planned: RollbackPlan) -> str:
         target_sha=planned.target_sha,
         backup_branch=planned.backup_branch,
     )
+
+
+def backup_and_reset(repo: PhaseRepo, planned: RollbackPlan) -> str:
+    """Snapshot, backup branch here and on origin, reset: every step before the lease push."""
+    work = Repo(repo.work)
+    tip = snapshot_uncommitted(repo=work, head_sha=planned.head_sha) or planned.head_sha
+    create_backup_branch(repo=work, name=planned.backup_branch, sha=tip)
+    push_backup_branch(repo=work, remote="origin", name=planned.backup_branch, sha=tip)
+    reset_as_planned(work, planned)
     return tip
 
 

@@ -22,7 +22,7 @@ from actions.rollback_steps import (
 from tests.checkpointhelp import make_changes
 from tests.checkpointhelp import no_global_git_config as no_global_git_config
 from tests.gitrepo import BRANCH, PhaseRepo, git, repo_state, show_file
-from tests.rollbackhelp import backup_and_reset, lease, plan
+from tests.rollbackhelp import backup_and_reset, lease, plan, reset_as_planned
 
 pytestmark = pytest.mark.usefixtures("no_global_git_config")
 
@@ -41,13 +41,7 @@ def test_rollback_sequence_dirty_repo_lands_on_origin_with_backup(phase_repo: Ph
     create_backup_branch(repo=work, name=planned.backup_branch, sha=tip)
     push_backup_branch(repo=work, remote="origin", name=planned.backup_branch, sha=tip)
     untouched = repo_state(phase_repo)
-    reset_to_target(
-        repo=work,
-        branch=BRANCH,
-        expected_head=planned.head_sha,
-        target_sha=planned.target_sha,
-        backup_branch=planned.backup_branch,
-    )
+    reset_as_planned(work, planned)
     summary = lease(phase_repo, planned)
 
     origin, backup = phase_repo.origin, f"refs/heads/{planned.backup_branch}"
@@ -130,13 +124,7 @@ def test_reset_to_target_without_backup_branch_refuses(phase_repo: PhaseRepo) ->
     before = repo_state(phase_repo)
 
     with pytest.raises(GitError, match="no backup branch phase2-broken-20251121-143000"):
-        reset_to_target(
-            repo=Repo(phase_repo.work),
-            branch=BRANCH,
-            expected_head=planned.head_sha,
-            target_sha=planned.target_sha,
-            backup_branch=planned.backup_branch,
-        )
+        reset_as_planned(Repo(phase_repo.work), planned)
 
     assert repo_state(phase_repo) == before
 
@@ -147,13 +135,7 @@ def test_reset_to_target_backup_without_head_refuses(phase_repo: PhaseRepo) -> N
     create_backup_branch(repo=work, name=planned.backup_branch, sha=planned.target_sha)
 
     with pytest.raises(GitError, match="does not contain"):
-        reset_to_target(
-            repo=work,
-            branch=BRANCH,
-            expected_head=planned.head_sha,
-            target_sha=planned.target_sha,
-            backup_branch=planned.backup_branch,
-        )
+        reset_as_planned(work, planned)
 
     assert phase_repo.head() == planned.head_sha
 
@@ -168,13 +150,7 @@ def test_reset_to_target_work_changed_after_snapshot_refuses(phase_repo: PhaseRe
     (phase_repo.work / "server" / "email.ts").write_text("edited after the snapshot\n")
 
     with pytest.raises(GitError, match="changes that are not on phase2-broken"):
-        reset_to_target(
-            repo=work,
-            branch=BRANCH,
-            expected_head=planned.head_sha,
-            target_sha=planned.target_sha,
-            backup_branch=planned.backup_branch,
-        )
+        reset_as_planned(work, planned)
 
     assert (phase_repo.work / "server" / "email.ts").read_text() == "edited after the snapshot\n"
     assert phase_repo.head() == planned.head_sha
@@ -187,13 +163,7 @@ def test_reset_to_target_head_moved_refuses(phase_repo: PhaseRepo) -> None:
     moved = phase_repo.commit("server/late.ts", "late\n", "late commit")
 
     with pytest.raises(GitError, match="HEAD moved from"):
-        reset_to_target(
-            repo=work,
-            branch=BRANCH,
-            expected_head=planned.head_sha,
-            target_sha=planned.target_sha,
-            backup_branch=planned.backup_branch,
-        )
+        reset_as_planned(work, planned)
 
     assert phase_repo.head() == moved
 
@@ -205,13 +175,7 @@ def test_reset_to_target_detached_head_refuses(phase_repo: PhaseRepo) -> None:
     git(phase_repo.work, "switch", "-q", "--detach")
 
     with pytest.raises(GitError, match="HEAD is detached"):
-        reset_to_target(
-            repo=work,
-            branch=BRANCH,
-            expected_head=planned.head_sha,
-            target_sha=planned.target_sha,
-            backup_branch=planned.backup_branch,
-        )
+        reset_as_planned(work, planned)
 
     assert phase_repo.head() == planned.head_sha
 
@@ -263,13 +227,7 @@ def test_reset_to_target_content_staged_after_snapshot_refuses(phase_repo: Phase
     email.write_text("edit\n")  # the working tree matches the snapshot again; the index not
 
     with pytest.raises(GitError, match="changes that are not on"):
-        reset_to_target(
-            repo=work,
-            branch=BRANCH,
-            expected_head=planned.head_sha,
-            target_sha=planned.target_sha,
-            backup_branch=planned.backup_branch,
-        )
+        reset_as_planned(work, planned)
 
     assert git(phase_repo.work, "show", ":server/email.ts") == "staged later"
     assert phase_repo.head() == planned.head_sha
