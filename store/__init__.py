@@ -1,4 +1,4 @@
-"""The store: incidents, the append-only timeline and Slack delivery claims.
+"""The store: incidents, the append-only timeline, Slack delivery claims and rollback plans.
 
 The interface is deliberately narrow (:class:`Store`), so a PostgreSQL backend for several
 replicas can stand beside :class:`SqliteStore` without touching the flows.
@@ -10,10 +10,30 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from store.models import Incident, IncidentState, Lock, TimelineEvent, Timer
+from store.models import (
+    Incident,
+    IncidentState,
+    JournalEntry,
+    Lock,
+    Plan,
+    PlanState,
+    TimelineEvent,
+    Timer,
+)
 from store.sqlite import SqliteStore
 
-__all__ = ["Incident", "IncidentState", "Lock", "SqliteStore", "Store", "TimelineEvent", "Timer"]
+__all__ = [
+    "Incident",
+    "IncidentState",
+    "JournalEntry",
+    "Lock",
+    "Plan",
+    "PlanState",
+    "SqliteStore",
+    "Store",
+    "TimelineEvent",
+    "Timer",
+]
 
 
 class Store(Protocol):
@@ -38,7 +58,14 @@ class Store(Protocol):
     ) -> list[TimelineEvent]: ...
 
     def open_incident(
-        self, *, scenario: str, severity: str | None, trigger: str, requester: str, channel: str
+        self,
+        *,
+        scenario: str,
+        severity: str | None,
+        trigger: str,
+        requester: str,
+        channel: str,
+        decision: Mapping[str, Any] | None = None,
     ) -> Incident: ...
 
     def get_incident(self, incident_id: int) -> Incident | None: ...
@@ -81,3 +108,69 @@ class Store(Protocol):
     def get_lock(self, name: str) -> Lock | None: ...
 
     def list_locks(self) -> list[Lock]: ...
+
+    def propose_plan(
+        self,
+        *,
+        incident_id: int,
+        kind: str,
+        body: Mapping[str, Any],
+        fingerprint: str,
+        requested_by: str,
+        expires_at: datetime,
+        channel: str | None = None,
+    ) -> Plan: ...
+
+    def get_plan(self, plan_id: int) -> Plan | None: ...
+
+    def plans_of(self, incident_id: int) -> list[Plan]: ...
+
+    def unfinished_plans(self) -> list[Plan]: ...
+
+    def set_plan_message(self, plan_id: int, *, channel: str, ts: str) -> None: ...
+
+    def approve_plan(
+        self,
+        plan_id: int,
+        *,
+        approver: str,
+        now: datetime,
+        waived: bool = False,
+        forced: bool = False,
+    ) -> bool: ...
+
+    def reject_plan(self, plan_id: int, *, by: str, now: datetime) -> bool: ...
+
+    def stop_plan(self, plan_id: int, *, attempt: int, result: Mapping[str, Any]) -> bool: ...
+
+    def resume_plan(self, plan_id: int, *, expected_attempt: int) -> int | None: ...
+
+    def finish_plan(
+        self, plan_id: int, *, attempt: int, state: PlanState, result: Mapping[str, Any]
+    ) -> bool: ...
+
+    def record_rollback(
+        self,
+        incident_id: int,
+        *,
+        state: IncidentState,
+        from_sha: str | None,
+        to_sha: str | None,
+        target_ref: str | None,
+        backup_branch: str | None,
+        healthy: bool | None,
+    ) -> None: ...
+
+    def journal_step(
+        self,
+        *,
+        plan_id: int,
+        attempt: int,
+        step: str,
+        status: str,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+        message: str = "",
+    ) -> JournalEntry: ...
+
+    def journal(self, plan_id: int) -> list[JournalEntry]: ...

@@ -99,3 +99,86 @@ def m004_locks(db: Database) -> None:
         pk="name",
         not_null={"owner", "reason", "acquired_at"},
     )
+
+
+@migrations()
+def m005_plans_and_journal(db: Database) -> None:
+    # What a rollback decided and did, on the incident itself, so status and the post-mortem
+    # read one row. healthy stays NULL until validation after the rollback has run.
+    incidents = db.table("incidents")
+    incidents.add_column("decision", str, not_null_default="{}")
+    for column in ("from_sha", "to_sha", "target_ref", "backup_branch"):
+        incidents.add_column(column, str)
+    incidents.add_column("healthy", int)
+    # A plan is what an orchestrator approves. Approval is a compare-and-set on state (and
+    # expires_at), so exactly one click wins across threads, processes and replicas.
+    plans = db.table("plans")
+    plans.create(
+        {
+            "id": int,
+            "incident_id": int,
+            "kind": str,
+            "body": str,
+            "fingerprint": str,
+            "requested_by": str,
+            "created_at": str,
+            "expires_at": str,
+            "state": str,
+            "approved_by": str,
+            "approved_at": str,
+            "waived": int,
+            "forced": int,
+            "attempt": int,
+            "channel": str,
+            "message_ts": str,
+            "result": str,
+        },
+        pk="id",
+        not_null={
+            "incident_id",
+            "kind",
+            "body",
+            "fingerprint",
+            "requested_by",
+            "created_at",
+            "expires_at",
+            "state",
+            "waived",
+            "forced",
+            "attempt",
+            "result",
+        },
+        defaults={"waived": 0, "forced": 0, "attempt": 0, "result": "{}"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    plans.create_index(["incident_id"])
+    plans.create_index(["state"])
+    # The journal says which steps of which attempt ran, so a crashed rollback can be resumed
+    # and audited. Like the timeline, the database itself refuses edits and deletions.
+    journal = db.table("journal")
+    journal.create(
+        {
+            "id": int,
+            "plan_id": int,
+            "attempt": int,
+            "step": str,
+            "status": str,
+            "at": str,
+            "before": str,
+            "after": str,
+            "message": str,
+        },
+        pk="id",
+        not_null={"plan_id", "attempt", "step", "status", "at", "before", "after", "message"},
+        defaults={"before": "{}", "after": "{}", "message": ""},
+        foreign_keys=[("plan_id", "plans", "id")],
+    )
+    journal.create_index(["plan_id"])
+    db.execute(
+        "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal "
+        "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal "
+        "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END"
+    )

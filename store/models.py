@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -15,10 +15,36 @@ class IncidentState(StrEnum):
     ROLLED_BACK = "rolled_back"
     REJECTED = "rejected"
     RESOLVED = "resolved"
+    # A rollback halted mid-way (a crash or a failed step) and waits for Resume or Abort.
+    STOPPED = "stopped"
+    # The orchestrator aborted a stopped rollback; the incident stays open for a new decision.
+    ABORTED = "aborted"
 
     @property
     def is_open(self) -> bool:
         return self not in (IncidentState.REJECTED, IncidentState.RESOLVED)
+
+
+class PlanState(StrEnum):
+    """Where an approval-gated plan is; only PROPOSED can be approved or rejected."""
+
+    PROPOSED = "proposed"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DONE = "done"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    ABORTED = "aborted"
+
+    @property
+    def is_final(self) -> bool:
+        """No transition leaves a final state, so a final plan can never run again."""
+        return self in (
+            PlanState.DONE,
+            PlanState.REJECTED,
+            PlanState.SUPERSEDED,
+            PlanState.ABORTED,
+        )
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,13 @@ class Incident:
     created_at: datetime
     updated_at: datetime
     message_ts: str | None
+    # Added by m005; defaults keep records built before rollbacks existed valid.
+    decision: dict[str, Any] = field(default_factory=dict)
+    from_sha: str | None = None
+    to_sha: str | None = None
+    target_ref: str | None = None
+    backup_branch: str | None = None
+    healthy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -63,3 +96,45 @@ class Lock:
     owner: str
     reason: str
     acquired_at: datetime
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an orchestrator approves: the exact body shown on the card, identified by fingerprint.
+
+    ``attempt`` is 0 until approval and grows by one on each resume, so a worker left over from
+    an earlier attempt can never finish or stop the plan behind the current one's back.
+    """
+
+    id: int
+    incident_id: int
+    kind: str  # "rollback" | "cherry_pick"
+    body: dict[str, Any]  # the plan as JSON, as the bot serialised it
+    fingerprint: str
+    requested_by: str
+    created_at: datetime
+    expires_at: datetime
+    state: PlanState
+    approved_by: str | None
+    approved_at: datetime | None
+    waived: bool  # the orchestrator waived the database step on approval
+    forced: bool  # the orchestrator confirmed a non-checkpoint or non-ancestor target
+    attempt: int
+    channel: str | None
+    message_ts: str | None  # the plan's card in Slack
+    result: dict[str, Any]  # {} until the plan stops or finishes
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One step of one attempt of a plan: what was there before and after, for resume and audit."""
+
+    id: int
+    plan_id: int
+    attempt: int
+    step: str
+    status: str  # "started" | "done" | "failed" | "skipped"
+    at: datetime
+    before: dict[str, Any]
+    after: dict[str, Any]
+    message: str

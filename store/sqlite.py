@@ -8,7 +8,8 @@ Connections are in autocommit mode: each statement takes and releases the write 
 one ``sqlite3_step``, without the GIL. Python's implicit transactions instead held the lock
 until the thread got the GIL back to commit, and the other writers' busy handlers slept in
 growing steps meanwhile (measured: p99 of a delivery claim 35-106 ms under 20 concurrent
-commands, 9 ms in autocommit). A change that needs several statements uses ``db.atomic()``.
+commands, 9 ms in autocommit). A change that needs several statements uses ``db.atomic()``,
+or :func:`store.plans.immediate` when it reads before it writes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from actions.redact import redact
 from store.locks import LockStore
 from store.migrations import migrations
 from store.models import Incident, IncidentState, TimelineEvent
+from store.plans import PlanStore
 from store.stamps import parse_stamp, stamp
 from store.timers import TimerStore
 
@@ -41,7 +43,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(TimerStore, LockStore):
+class SqliteStore(TimerStore, LockStore, PlanStore):
     """The embedded store. Safe to share between threads."""
 
     def __init__(
@@ -169,14 +171,27 @@ class SqliteStore(TimerStore, LockStore):
         trigger: str,
         requester: str,
         channel: str,
+        decision: Mapping[str, Any] | None = None,
     ) -> Incident:
+        """Open an incident; ``decision`` is the policy's verdict, scrubbed like the timeline."""
         now = stamp(self._clock())
+        encoded = redact(json.dumps(dict(decision or {}), default=str), secrets=self._secrets)
         with self._guard("open an incident"):
             db = self._db()
             cursor = db.execute(
                 "INSERT INTO incidents (scenario, severity, trigger, requester, channel, "
-                "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [scenario, severity, trigger, requester, channel, IncidentState.OPEN, now, now],
+                "state, created_at, updated_at, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    scenario,
+                    severity,
+                    trigger,
+                    requester,
+                    channel,
+                    IncidentState.OPEN,
+                    now,
+                    now,
+                    encoded,
+                ],
             )
         incident = self.get_incident(int(cursor.lastrowid or 0))
         assert incident is not None
@@ -246,6 +261,12 @@ def _incident(row: Mapping[str, Any]) -> Incident:
         created_at=parse_stamp(row["created_at"]),
         updated_at=parse_stamp(row["updated_at"]),
         message_ts=row["message_ts"],
+        decision=json.loads(row["decision"]),
+        from_sha=row["from_sha"],
+        to_sha=row["to_sha"],
+        target_ref=row["target_ref"],
+        backup_branch=row["backup_branch"],
+        healthy=None if row["healthy"] is None else bool(row["healthy"]),
     )
 
 
