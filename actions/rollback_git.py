@@ -277,3 +277,9 @@ def directory_pathspec(directory: str) -> str:
         )
     # Literal: a directory name is never a glob, whatever characters it has.
     return ":(literal)" + "/".join(parts)
+
+
+def read_head(*, repo: git.Repo, timeout_s: float = 10.0) -> tuple[str | None, str | None]:
+    """(HEAD's commit, the branch name HEAD is on or None): what a journal entry records."""
+    head, ref = head_and_branch(repo, Deadline(timeout_s))
+    return head, ref.removeprefix("refs/heads/") if ref else None

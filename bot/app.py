@@ -16,9 +16,11 @@ from bot.commands import register_commands
 from bot.deps import Deps
 from bot.errors import handle_listener_error
 from bot.home import register_home
+from bot.incidents import announce_interrupted
 from bot.interactions import register_interactions
 from bot.jobs import build_jobs, ensure_timers
 from bot.middleware import install_middleware
+from bot.rollback_buttons import register_rollback_buttons
 from bot.scheduler import Scheduler
 
 WEB_API_TIMEOUT_S = 15
@@ -61,13 +63,16 @@ def create_app(
     register_commands(app)
     register_home(app)
     register_interactions(app)
+    register_rollback_buttons(app)
     app.error(handle_listener_error)
     return app
 
 
 def start_scheduler(deps: Deps, app: App) -> Scheduler:
-    """Make sure the configured timers exist, then start firing them."""
+    """Make sure the configured timers exist, offer Resume / Abort for any rollback a previous
+    process left half done, then start firing timers."""
     ensure_timers(deps)
+    announce_interrupted(deps, app.client)
     scheduler = Scheduler(deps, build_jobs(app.client))
     scheduler.start()
     return scheduler

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from actions.checkpoint import CheckpointInfo
 from bot.checklist_views import build_checklist_view
 from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
 from bot.ids import ActionId, BlockId
-from bot.views import Message, age, context, escape, header, section
+from bot.views import Message, age, button, confirm, context, escape, header, section
 
 LIST_LIMIT = 25
-
-
-def _button(text: str, action: ActionId, value: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action.value,
-        "value": json.dumps(value, separators=(",", ":")),
-        **extra,
-    }
 
 
 def build_checkpoint_done_view(outcome: CheckpointOutcome, *, requested_by: str) -> Message:
@@ -74,21 +62,17 @@ def build_checkpoint_refused_view(
         f":no_entry: *Checkpoint {escape(outcome.names.tag)} refused*: the checklist fails "
         f"({failing}). A checkpoint marks a state to roll back to, so it must be healthy."
     )
-    force = _button(
+    force = button(
         "Force checkpoint",
         ActionId.CHECKPOINT_FORCE,
         request.as_value(),
         style="danger",
-        confirm={
-            "title": {"type": "plain_text", "text": "Checkpoint a failing service?"},
-            "text": {
-                "type": "plain_text",
-                "text": f"Tag {outcome.names.tag} although {len(checklist.failing)} checks fail. "
-                "Your name is recorded with it.",
-            },
-            "confirm": {"type": "plain_text", "text": "Force checkpoint"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        },
+        confirm=confirm(
+            "Checkpoint a failing service?",
+            f"Tag {outcome.names.tag} although {len(checklist.failing)} checks fail. "
+            "Your name is recorded with it.",
+            "Force checkpoint",
+        ),
     )
     message["blocks"] = [
         intro,
@@ -110,7 +94,7 @@ def build_checkpoint_outcome_view(
 
 
 def build_checkpoint_due_view(label: str, request: CheckpointRequest) -> Message:
-    create = _button(
+    create = button(
         "Create checkpoint", ActionId.CHECKPOINT_CREATE, request.as_value(), style="primary"
     )
     return {

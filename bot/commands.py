@@ -23,9 +23,11 @@ from bot.checkpoint_views import build_checkpoint_list_view, build_checkpoint_ou
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
+from bot.flows.rollback import request_scenario, request_target
 from bot.flows.status import collect_status
 from bot.flows.validation import planned_check_names, run_validation
 from bot.ids import SlashCommand
+from bot.incidents import post_proposal, proposal_card
 from bot.live import LiveMessage
 from bot.views import Message, build_help_view, build_not_available_view, build_status_view
 
@@ -94,6 +96,9 @@ def _run(slash: SlashCommand, reply: Reply, deps: Deps) -> None:
     if isinstance(request, grammar.CheckpointCreate):
         _checkpoint_in_channel(deps, reply, request)
         return
+    if isinstance(request, grammar.Scenario | grammar.RollbackTo):
+        _incident_in_channel(deps, reply, request)
+        return
     flow = _FLOWS.get(type(request))
     if flow is None:
         # Name the subcommand for /rollback; the other commands have none.
@@ -146,6 +151,35 @@ def _checkpoint_in_channel(deps: Deps, reply: Reply, parsed: grammar.CheckpointC
     outcome = take_checkpoint(deps, request, actor=user, surface="slack")
     message = build_checkpoint_outcome_view(outcome, request, requested_by=user)
     post_or_tell(reply.client, reply.command["channel_id"], message, reply.respond)
+
+
+def _incident_in_channel(
+    deps: Deps, reply: Reply, request: grammar.Scenario | grammar.RollbackTo
+) -> None:
+    """Open the incident and post its card (with the plan) in the incident channel."""
+    user = reply.command["user_id"]
+    channel = deps.settings.config.slack.channel
+    if isinstance(request, grammar.Scenario):
+        proposal = request_scenario(
+            deps,
+            scenario=request.scenario,
+            severity=request.severity,
+            trigger=request.trigger,
+            actor=user,
+            channel=channel,
+            surface="slack",
+        )
+    else:
+        proposal = request_target(
+            deps, target=request.target, actor=user, channel=channel, surface="slack"
+        )
+    if not post_proposal(deps, reply.client, proposal, channel):
+        reply.respond(**proposal_card(deps, proposal), response_type="ephemeral")
+    elif reply.command.get("channel_id") != channel:
+        reply.respond(
+            text=f"Incident #{proposal.incident.id} is open; its card is in <#{channel}>.",
+            response_type="ephemeral",
+        )
 
 
 def post_or_tell(client: WebClient, channel: str, message: Message, respond: Respond) -> None:

@@ -109,6 +109,10 @@ class CheckpointsConfig:
 class SlackConfig:
     channel: str
     orchestrators: tuple[str, ...]
+    #: The procedure's four-eyes rule: whoever asked for a rollback does not approve it.
+    requester_can_approve: bool = False
+    #: An approval card older than this is refused; the plan it showed may no longer hold.
+    approval_expiry_min: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -382,8 +386,17 @@ def _parse_slack(section: Section) -> SlackConfig:
             f"{section.key('orchestrators')}: expected user IDs (U…/W…) or user group IDs (S…), "
             f"got {bad[0] if bad else 'an empty list'!r}"
         )
+    requester_can_approve = section.boolean("requester_can_approve", False)
+    expiry = section.number("approval_expiry_min", 30.0, "a number of minutes")
+    if not 1 <= expiry <= 24 * 60:
+        raise ConfigError(f"{section.key('approval_expiry_min')}: expected 1 to 1440 minutes")
     section.finish()
-    return SlackConfig(channel=channel, orchestrators=orchestrators)
+    return SlackConfig(
+        channel=channel,
+        orchestrators=orchestrators,
+        requester_can_approve=requester_can_approve,
+        approval_expiry_min=expiry,
+    )
 
 
 def _parse_store(section: Section, base_dir: Path) -> StoreConfig:

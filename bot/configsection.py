@@ -67,6 +67,10 @@ class Section:
         value = self._get(key, float, what, required=False)
         return default if value is None else float(value)
 
+    def boolean(self, key: str, default: bool, what: str = "true or false") -> bool:
+        value: bool | None = self._get(key, bool, what, required=False)
+        return default if value is None else value
+
     def optional_int(self, key: str, what: str) -> int | None:
         value: int | None = self._get(key, int, what, required=False)
         return value

@@ -18,6 +18,13 @@ class SlashCommand(StrEnum):
 class ActionId(StrEnum):
     CHECKPOINT_CREATE = "checkpoint_create"
     CHECKPOINT_FORCE = "checkpoint_force"
+    ROLLBACK_APPROVE = "rollback_approve"
+    # Approve past a warning (not a checkpoint, not an ancestor, migrations crossed): its own
+    # button with its own confirm dialog, so the plain Approve can never waive anything.
+    ROLLBACK_APPROVE_ANYWAY = "rollback_approve_anyway"
+    ROLLBACK_REJECT = "rollback_reject"
+    ROLLBACK_RESUME = "rollback_resume"
+    ROLLBACK_ABORT = "rollback_abort"
 
 
 class BlockId(StrEnum):
@@ -27,5 +34,11 @@ class BlockId(StrEnum):
     STATUS_INCIDENTS = "status_incidents"
     STATUS_WARNINGS = "status_warnings"
     CHECKPOINT_ACTIONS = "checkpoint_actions"
+    INCIDENT_SUMMARY = "incident_summary"
+    INCIDENT_PLAN = "incident_plan"
+    INCIDENT_ACTIONS = "incident_actions"
+    ROLLBACK_STEPS = "rollback_steps"
+    ROLLBACK_RESULT = "rollback_result"
+    ROLLBACK_RESTORE = "rollback_restore"
     ERROR = "error"
     ERROR_FORMS = "error_forms"

@@ -69,14 +69,14 @@ def _checkpoint(
     forced_by: str | None,
 ) -> None:
     user = body["user"]["id"]
-    request = CheckpointRequest.from_value(_value(action))
+    request = CheckpointRequest.from_value(button_value(action))
     outcome = take_checkpoint(deps, request, actor=user, surface="slack", forced_by=forced_by)
     message = build_checkpoint_outcome_view(outcome, request, requested_by=user)
     # The card the button was on becomes the result, so nobody presses it again.
     respond(**message, replace_original=True)
 
 
-def _value(action: dict[str, Any]) -> dict[str, Any]:
+def button_value(action: dict[str, Any]) -> dict[str, Any]:
     try:
         value = json.loads(action.get("value") or "")
     except ValueError:

@@ -28,6 +28,17 @@ class LiveMessage:
         self._lock = threading.Lock()
         self._last_edit = 0.0
 
+    @classmethod
+    def existing(cls, client: WebClient, channel: str, ts: str) -> LiveMessage:
+        """A message posted earlier (perhaps by an earlier run of the bot), to edit from now."""
+        live = cls(client, channel)
+        live._ts = ts
+        return live
+
+    @property
+    def ts(self) -> str | None:
+        return self._ts
+
     @property
     def posted(self) -> bool:
         return self._ts is not None

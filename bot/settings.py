@@ -48,6 +48,8 @@ class Settings:
     config: Config
     slack: SlackSettings
     database_url: Secret | None
+    #: Crash tests only: the bot SIGKILLs itself right after journaling this rollback step.
+    kill_after_step: str | None = None
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret's value, for the log redaction filter."""
@@ -92,7 +94,12 @@ def settings_from(config: Config, slack: SlackSettings, environ: Mapping[str, st
     if config.database.url_env:
         value = environ.get(config.database.url_env, "").strip()
         database_url = Secret(value) if value else None
-    return Settings(config=config, slack=slack, database_url=database_url)
+    return Settings(
+        config=config,
+        slack=slack,
+        database_url=database_url,
+        kill_after_step=environ.get("ROLLBACK_BOT_KILL_AFTER_STEP", "").strip() or None,
+    )
 
 
 def _required(environ: Mapping[str, str], name: str, what: str) -> str:

@@ -7,13 +7,14 @@ message, 3000 characters per section).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.flows.status import StatusReport
 from bot.grammar import CHECKPOINT_USAGE, ROLLBACK_USAGE, SEVERITY_USAGE
-from bot.ids import BlockId
+from bot.ids import ActionId, BlockId
 
 Message = dict[str, Any]
 SECTION_LIMIT = 3000
@@ -49,6 +50,27 @@ def section(text: str, block_id: str | None = None) -> dict[str, Any]:
 
 def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def button(text: str, action: ActionId, value: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A button whose value says exactly what it acts on, as compact JSON."""
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action.value,
+        "value": json.dumps(value, separators=(",", ":")),
+        **extra,
+    }
+
+
+def confirm(title: str, text: str, yes: str, no: str = "Cancel") -> dict[str, Any]:
+    """Slack's confirmation dialog; plain text, so nothing in it is read as markup."""
+    return {
+        "title": {"type": "plain_text", "text": title[:100]},
+        "text": {"type": "plain_text", "text": text[:300]},
+        "confirm": {"type": "plain_text", "text": yes[:30]},
+        "deny": {"type": "plain_text", "text": no[:30]},
+    }
 
 
 def header(text: str) -> dict[str, Any]:
@@ -152,7 +174,7 @@ def build_status_view(report: StatusReport) -> Message:
     blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
     if report.locks:
         held = [
-            f"• {escape(lock.reason)}, held by {_who(lock.owner)} "
+            f"• {escape(lock.reason)}, held by {mention(lock.owner)} "
             f"since {age(lock.acquired_at, report.now)}"
             for lock in report.locks
         ]
@@ -169,7 +191,7 @@ def build_status_view(report: StatusReport) -> Message:
     return {"text": text, "blocks": blocks}
 
 
-def _who(actor: str) -> str:
+def mention(actor: str) -> str:
     # Slack users are mentioned; terminal users ("os:alice") are shown as they are.
     return escape(actor) if actor.startswith("os:") else f"<@{actor}>"
 

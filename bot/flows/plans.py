@@ -1,0 +1,55 @@
+"""Plans as the store keeps them: JSON bodies that turn back into the exact dataclasses shown.
+
+An approval carries out the plan that was on the card, so what execution reads back must be
+field for field what planning produced; :func:`rollback_plan_from_body` rebuilds it and
+re-checks its fingerprint, so a body edited in the database is refused rather than obeyed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from actions.errors import StoreError
+from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
+
+ROLLBACK = "rollback"
+CHERRY_PICK = "cherry_pick"
+
+
+def rollback_plan_body(plan: RollbackPlan) -> dict[str, Any]:
+    body = asdict(plan)
+    body["discarded"] = [
+        {**asdict(commit), "committed_at": commit.committed_at.isoformat()}
+        for commit in plan.discarded
+    ]
+    for key in ("dirty_paths", "migrations_crossed"):
+        body[key] = list(body[key])
+    return body
+
+
+def rollback_plan_from_body(body: dict[str, Any]) -> RollbackPlan:
+    try:
+        plan = RollbackPlan(
+            **{
+                **body,
+                "discarded": tuple(
+                    DiscardedCommit(
+                        sha=item["sha"],
+                        author=item["author"],
+                        subject=item["subject"],
+                        committed_at=datetime.fromisoformat(item["committed_at"]),
+                    )
+                    for item in body["discarded"]
+                ),
+                "dirty_paths": tuple(body["dirty_paths"]),
+                "migrations_crossed": tuple(body["migrations_crossed"]),
+            }
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise StoreError(f"The stored rollback plan cannot be read ({error}).") from None
+    expected = plan_fingerprint(plan.branch, plan.head_sha, plan.remote_head, plan.target_sha)
+    if plan.fingerprint != expected:
+        raise StoreError("The stored rollback plan does not match its fingerprint; not used.")
+    return plan

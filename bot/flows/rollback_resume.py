@@ -1,0 +1,171 @@
+"""After a crash or a failed step: find what stopped, and let an orchestrator resume or abort.
+
+A plan the store still shows RUNNING when the bot starts was cut short (this process has only
+just begun), so it is marked STOPPED with the step the journal shows it was in, and announced.
+Resume and Abort are compare-and-sets on the plan's attempt number: two clicks, or two
+orchestrators, get one resumed run or one abort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actions.errors import InputError
+from actions.git import open_repo
+from actions.rollback_git import read_head
+from bot.deps import Deps
+from bot.flows.checkpoint import repo_lock_name
+from bot.flows.rollback_run import ROLLBACK_STEPS, Progress, StepState, done_steps, last_step
+from store import IncidentState, Plan, PlanState
+
+INTERRUPTED = "the bot stopped in the middle of this step (a crash or a restart)"
+
+
+@dataclass(frozen=True)
+class Decided:
+    refusal: str | None
+    record: Plan
+    attempt: int | None = None  # the resumed run's attempt, for its executor
+
+
+def recover_interrupted(deps: Deps) -> list[Plan]:
+    """Mark plans left RUNNING by a dead process as STOPPED; release locks of finished plans.
+
+    Returns the plans just stopped, for the bot to announce with Resume / Abort.
+    """
+    stopped = []
+    for record in deps.store.unfinished_plans():
+        if record.state is not PlanState.RUNNING:
+            continue
+        finished, started = last_step(deps, record.id)
+        where = started or _next_after(finished)
+        result = {**record.result, "stopped_at": where, "error": INTERRUPTED}
+        if deps.store.stop_plan(record.id, attempt=record.attempt, result=result):
+            deps.store.append_event(
+                actor="bot",
+                surface="bot",
+                action="rollback_interrupted",
+                incident_id=record.incident_id,
+                details={"plan": record.id, "step": where, "last_done": finished},
+            )
+            stopped.append(deps.store.get_plan(record.id) or record)
+    _release_stale_locks(deps)
+    return stopped
+
+
+def _next_after(finished: str | None) -> str:
+    names = [step.name for step in ROLLBACK_STEPS]
+    if finished is None:
+        return names[0]
+    index = names.index(finished) + 1 if finished in names else len(names) - 1
+    return names[min(index, len(names) - 1)]
+
+
+def _release_stale_locks(deps: Deps) -> None:
+    # A crash between "record" and "unlock" leaves a finished plan's lock behind.
+    for lock in deps.store.list_locks():
+        if not lock.owner.startswith("rollback:"):
+            continue
+        plan_id = lock.owner.removeprefix("rollback:")
+        record = deps.store.get_plan(int(plan_id)) if plan_id.isdigit() else None
+        if record is not None and record.state.is_final:
+            deps.store.release_lock(lock.name, owner=lock.owner)
+
+
+def progress_of(deps: Deps, record: Plan) -> Progress:
+    """The card's picture of a plan, rebuilt from the journal alone."""
+    done = done_steps(deps, record.id)
+    stopped_at = record.result.get("stopped_at") if record.state is PlanState.STOPPED else None
+    facts: dict[str, object] = {}
+    steps = []
+    for step in ROLLBACK_STEPS:
+        if step.name in done:
+            facts.update(done[step.name])
+            steps.append(StepState(step.name, step.title, "done"))
+        elif step.name == stopped_at:
+            error = str(record.result.get("error", ""))
+            steps.append(StepState(step.name, step.title, "failed", error))
+        else:
+            steps.append(StepState(step.name, step.title, "pending"))
+    return Progress(
+        plan=record,
+        steps=tuple(steps),
+        facts=facts,
+        finished=record.state is PlanState.DONE,
+        stopped_at=str(stopped_at) if stopped_at else None,
+        error=str(record.result.get("error", "")) or None,
+    )
+
+
+def judge_resume(
+    deps: Deps, *, plan_id: int, attempt: int, actor: str, orchestrator: bool, surface: str
+) -> Decided:
+    record = _plan(deps, plan_id)
+    if not orchestrator:
+        return Decided("Only an orchestrator can resume a rollback. Nothing was changed.", record)
+    if record.state is not PlanState.STOPPED:
+        return Decided(_not_stopped(record), record)
+    new_attempt = deps.store.resume_plan(plan_id, expected_attempt=attempt)
+    if new_attempt is None:
+        latest = deps.store.get_plan(plan_id) or record
+        return Decided(_not_stopped(latest), latest)
+    deps.store.append_event(
+        actor=actor,
+        surface=surface,
+        action="rollback_resumed",
+        incident_id=record.incident_id,
+        details={"plan": plan_id, "attempt": new_attempt, "from": record.result.get("stopped_at")},
+    )
+    return Decided(None, deps.store.get_plan(plan_id) or record, new_attempt)
+
+
+def abort_plan(
+    deps: Deps, *, plan_id: int, attempt: int, actor: str, orchestrator: bool, surface: str
+) -> Decided:
+    """Stop for good where it stands, release the lock and record where the repository is."""
+    record = _plan(deps, plan_id)
+    if not orchestrator:
+        return Decided("Only an orchestrator can abort a rollback. Nothing was changed.", record)
+    if record.state is not PlanState.STOPPED:
+        return Decided(_not_stopped(record), record)
+    facts = {k: v for step in done_steps(deps, plan_id).values() for k, v in step.items()}
+    head, _ = read_head(repo=open_repo(deps.settings.config.git.path))
+    result = {**record.result, **facts, "aborted_by": actor, "head_at_abort": head}
+    if not deps.store.finish_plan(plan_id, attempt=attempt, state=PlanState.ABORTED, result=result):
+        latest = deps.store.get_plan(plan_id) or record
+        return Decided(_not_stopped(latest), latest)
+    deps.store.record_rollback(
+        record.incident_id,
+        state=IncidentState.ABORTED,
+        from_sha=facts.get("from_sha"),
+        to_sha=facts.get("to_sha"),
+        target_ref=None,
+        backup_branch=facts.get("backup_branch"),
+        healthy=None,
+    )
+    deps.store.release_lock(repo_lock_name(deps), owner=f"rollback:{plan_id}")
+    deps.store.append_event(
+        actor=actor,
+        surface=surface,
+        action="rollback_aborted",
+        incident_id=record.incident_id,
+        details={"plan": plan_id, "stopped_at": record.result.get("stopped_at"), "head": head},
+    )
+    return Decided(None, deps.store.get_plan(plan_id) or record)
+
+
+def _plan(deps: Deps, plan_id: int) -> Plan:
+    record = deps.store.get_plan(plan_id)
+    if record is None:
+        raise InputError("That button does not match a rollback plan; nothing was changed.")
+    return record
+
+
+def _not_stopped(record: Plan) -> str:
+    if record.state is PlanState.RUNNING:
+        return "The rollback is already running again."
+    if record.state is PlanState.DONE:
+        return "The rollback has finished."
+    if record.state is PlanState.ABORTED:
+        return "The rollback was aborted."
+    return "This rollback is not stopped; there is nothing to resume or abort."

@@ -1,0 +1,118 @@
+"""Incident cards in Slack: post the plan, run an approved rollback on its card, announce stops.
+
+The glue between the rollback flows and Slack: flows decide and act, views draw, and this
+module posts and edits the one card each plan has (its ``ts`` is kept with the plan in the
+store, so a restarted bot edits the same card).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from slack_sdk import WebClient
+
+from bot.deps import Deps
+from bot.flows.plans import rollback_plan_from_body
+from bot.flows.rollback import Proposal
+from bot.flows.rollback_resume import progress_of, recover_interrupted
+from bot.flows.rollback_run import Progress, execute_plan
+from bot.live import LiveMessage
+from bot.rollback_views import (
+    build_incident_card_view,
+    build_plan_closed_view,
+    build_rollback_progress_view,
+)
+from bot.views import Message
+from store import Plan
+
+log = logging.getLogger("rollback_bot.incidents")
+
+
+def proposal_card(deps: Deps, proposal: Proposal) -> Message:
+    slack = deps.settings.config.slack
+    return build_incident_card_view(
+        incident=proposal.incident,
+        plan=proposal.plan,
+        record=proposal.record,
+        orchestrators=slack.orchestrators,
+        requester_can_approve=slack.requester_can_approve,
+        note=proposal.note,
+    )
+
+
+def post_proposal(deps: Deps, client: WebClient, proposal: Proposal, channel: str) -> bool:
+    """Post the incident card; False when the channel refused it."""
+    live = LiveMessage(client, channel)
+    if not live.start(proposal_card(deps, proposal)):
+        return False
+    if proposal.record is not None and live.ts is not None:
+        deps.store.set_plan_message(proposal.record.id, channel=channel, ts=live.ts)
+    return True
+
+
+def progress_card(deps: Deps, progress: Progress) -> Message:
+    record = progress.plan
+    incident = deps.store.get_incident(record.incident_id)
+    assert incident is not None
+    return build_rollback_progress_view(
+        incident=incident,
+        plan=rollback_plan_from_body(record.body),
+        progress=progress,
+        orchestrators=deps.settings.config.slack.orchestrators,
+    )
+
+
+def card_of(client: WebClient, record: Plan) -> LiveMessage | None:
+    if record.channel is None or record.message_ts is None:
+        return None
+    return LiveMessage.existing(client, record.channel, record.message_ts)
+
+
+def run_on_card(
+    deps: Deps, client: WebClient, record: Plan, *, attempt: int, actor: str
+) -> Progress:
+    """Execute an approved (or resumed) plan, editing its card as each step finishes."""
+    live = card_of(client, record)
+    if live is None:  # the card could not be posted: show the run in a new message
+        live = LiveMessage(client, record.channel or deps.settings.config.slack.channel)
+        live.start(progress_card(deps, progress_of(deps, record)))
+
+    def show(progress: Progress) -> None:
+        live.update(progress_card(deps, progress))
+
+    final = execute_plan(
+        deps, record, attempt=attempt, actor=actor, surface="slack", on_progress=show
+    )
+    live.finish(progress_card(deps, _with_latest(deps, final)))
+    return final
+
+
+def close_card(deps: Deps, client: WebClient, record: Plan, why: str) -> None:
+    """Replace a plan's buttons with what became of it."""
+    live = card_of(client, record)
+    incident = deps.store.get_incident(record.incident_id)
+    if live is None or incident is None:
+        return
+    plan = rollback_plan_from_body(record.body) if record.kind == "rollback" else None
+    live.finish(build_plan_closed_view(incident=incident, plan=plan, record=record, why=why))
+
+
+def announce_interrupted(deps: Deps, client: WebClient) -> int:
+    """At start-up: stop what a dead process left running and offer Resume / Abort on its card."""
+    stopped = recover_interrupted(deps)
+    for record in stopped:
+        card = progress_card(deps, progress_of(deps, record))
+        live = card_of(client, record)
+        if live is not None:
+            live.finish(card)
+        # A new message as well: an edit to an old card notifies nobody.
+        LiveMessage(client, record.channel or deps.settings.config.slack.channel).start(card)
+    if stopped:
+        log.warning("%d rollback(s) were interrupted and wait for Resume or Abort", len(stopped))
+    return len(stopped)
+
+
+def _with_latest(deps: Deps, progress: Progress) -> Progress:
+    latest = deps.store.get_plan(progress.plan.id)
+    return replace(progress, plan=latest) if latest is not None else progress

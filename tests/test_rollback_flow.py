@@ -1,0 +1,228 @@
+"""Rollbacks end to end through the Bolt app: signed commands and clicks, the demo sandbox's real
+repository, bare origin and service (started and stopped by its restart command)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import load_config
+from bot.demo_sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
+from bot.emulator import Message, SlackEmulator
+from bot.flows.rollback_run import STEP_NAMES
+from bot.localslack import LocalSlack
+from store import IncidentState, PlanState
+from tests.gitrepo import git
+from tests.servehelp import free_port
+
+BRANCH = "feature/phase2-module-integration"
+CHANNEL = "C0INCIDENTS"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
+    start_service(sb)
+    try:
+        yield sb
+    finally:
+        stop_service(sb)
+
+
+def card_with(emulator: SlackEmulator, words: str, timeout: float = 30) -> Message:
+    def found(e: SlackEmulator) -> list[Message]:
+        return [m for m in e.messages(CHANNEL) if words in m.text and not m.deleted]
+
+    assert emulator.wait_for(lambda e: bool(found(e)), timeout=timeout), [
+        m.text for m in emulator.messages()
+    ]
+    return found(emulator)[-1]
+
+
+def told(emulator: SlackEmulator, user: str, words: str, timeout: float = 30) -> bool:
+    return emulator.wait_for(
+        lambda e: any(m.ephemeral_to == user and words in m.text for m in e.messages()),
+        timeout=timeout,
+    )
+
+
+def button(message: Message, action_id: str) -> dict[str, Any]:
+    return next(
+        element
+        for block in message.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == action_id
+    )
+
+
+def test_critical_scenario_rolls_back_to_the_last_checkpoint_and_keeps_everything(
+    sandbox: Sandbox,
+) -> None:
+    work, origin = sandbox.repo, sandbox.origin
+    old_head = git(work, "rev-parse", "HEAD")
+    (work / "server" / "wip.ts").write_text("export const halfDone = true\n")
+    checkpoint = git(work, "rev-parse", f"{TAG_T8}^{{commit}}")
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        local.sender.slash_command(
+            "/rollback", "scenario critical 5 API completely broken", user_id="U0ENG"
+        )
+        card = card_with(local.emulator, "awaits approval")
+        text = str(card.blocks)
+        assert "severity-4-plus" in text and TAG_T8 in text and "<@U0ORCH>" in text
+        assert "server/wip.ts" in text  # the uncommitted work is named on the plan
+        # The sandbox's history adds a schema migration after T+8h: only "Approve anyway".
+        approve = button(card, "rollback_approve_anyway")
+        assert "confirm" in approve
+        payload = local.emulator.message_payload(card)
+
+        local.sender.block_action(user_id="U0ENG", action=approve, message=payload)
+        assert told(local.emulator, "U0ENG", "Only an orchestrator can approve")
+        assert git(work, "rev-parse", "HEAD") == old_head
+
+        local.sender.block_action(user_id="U0ORCH", action=approve, message=payload)
+        assert local.emulator.wait_for(
+            lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=90
+        )
+        final = local.emulator.message(CHANNEL, card.ts)
+        incident = local.store.list_incidents(states=list(IncidentState))[0]
+        plan = local.store.plans_of(incident.id)[-1]
+    assert final is not None and "service healthy" in final.text, final.text
+    assert "Rollback done" in str(final.blocks) and "Service healthy" in str(final.blocks)
+    assert git(work, "rev-parse", "HEAD") == checkpoint
+    assert git(origin, "rev-parse", f"refs/heads/{BRANCH}") == checkpoint
+    backup = plan.body["backup_branch"]
+    assert git(origin, "rev-parse", f"refs/heads/{backup}^") == old_head
+    assert git(origin, "show", f"refs/heads/{backup}:server/wip.ts") == (
+        "export const halfDone = true"
+    )
+    assert (incident.state, incident.from_sha, incident.to_sha, incident.healthy) == (
+        IncidentState.ROLLED_BACK,
+        old_head,
+        checkpoint,
+        True,
+    )
+    assert plan.state is PlanState.DONE and plan.approved_by == "U0ORCH" and plan.waived
+
+
+def _with_orchestrators(sandbox: Sandbox, *users: str, extra: str = "") -> None:
+    text = sandbox.config_path.read_text()
+    listed = ", ".join(f'"{user}"' for user in users)
+    text = text.replace('orchestrators = ["U0ORCH"]', f"orchestrators = [{listed}]{extra}")
+    sandbox.config_path.write_text(text)
+
+
+def test_twenty_concurrent_approvals_and_redeliveries_roll_back_once(sandbox: Sandbox) -> None:
+    work, origin = sandbox.repo, sandbox.origin
+    git(origin, "config", "core.logAllRefUpdates", "always")  # count the pushes the origin got
+    orchestrators = [f"U0ORCH{n}" for n in range(20)]
+    _with_orchestrators(sandbox, *orchestrators)
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        local.sender.slash_command("/rollback", "scenario critical 5", user_id="U0ENG")
+        card = card_with(local.emulator, "awaits approval")
+        approve = button(card, "rollback_approve_anyway")
+        payload = local.emulator.message_payload(card)
+        barrier = threading.Barrier(20)
+
+        def click(user: str) -> list[int]:
+            barrier.wait(timeout=10)
+            sent = local.sender.block_action(user_id=user, action=approve, message=payload)
+            again = local.sender.resend(sent, retry_num=1)
+            return [sent.status, again.status]
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = [s for pair in pool.map(click, orchestrators) for s in pair]
+        assert statuses == [200] * 40
+        assert local.emulator.wait_for(
+            lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=90
+        )
+        local.deps.work.wait_idle(30)
+        incident = local.store.list_incidents(states=list(IncidentState))[0]
+        (plan,) = local.store.plans_of(incident.id)
+        journal = local.store.journal(plan.id)
+        approvals = [e for e in local.store.timeline(limit=500) if e.action == "rollback_approved"]
+        refused = sum(
+            1 for m in local.emulator.messages() if m.ephemeral_to and "Already approved" in m.text
+        )
+    backups = git(origin, "for-each-ref", "--format=%(refname)", "refs/heads/phase2-broken-*")
+    assert len(backups.splitlines()) == 1
+    resets = git(work, "reflog", "--format=%gs", BRANCH).splitlines()
+    assert sum("rollback-bot: reset" in line for line in resets) == 1
+    pushed = git(origin, "reflog", "--format=%gs", f"refs/heads/{BRANCH}").splitlines()
+    assert len(pushed) == 1, pushed
+    assert [e.step for e in journal if e.status == "done"] == list(STEP_NAMES)
+    assert len(approvals) == 1 and plan.attempt == 1
+    assert refused == 19  # every other orchestrator was told, once (redeliveries ran nothing)
+
+
+def test_requester_cannot_approve_their_own_rollback_but_may_reject(sandbox: Sandbox) -> None:
+    _with_orchestrators(sandbox, "U0ORCH", "U0ORCH2")
+    head = git(sandbox.repo, "rev-parse", "HEAD")
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        local.sender.slash_command("/rollback", "scenario security", user_id="U0ORCH")
+        card = card_with(local.emulator, "awaits approval")
+        payload = local.emulator.message_payload(card)
+        approve = button(card, "rollback_approve_anyway")
+        local.sender.block_action(user_id="U0ORCH", action=approve, message=payload)
+        assert told(local.emulator, "U0ORCH", "another orchestrator must approve it")
+        local.sender.block_action(
+            user_id="U0ORCH2", action=button(card, "rollback_reject"), message=payload
+        )
+        assert local.emulator.wait_for(
+            lambda e: "rejected" in (e.message(CHANNEL, card.ts) or card).text, timeout=30
+        )
+        # A late approval of a rejected plan changes nothing.
+        local.sender.block_action(user_id="U0ORCH2", action=approve, message=payload)
+        assert told(local.emulator, "U0ORCH2", "Already rejected")
+        incident = local.store.list_incidents(states=list(IncidentState))[0]
+    assert git(sandbox.repo, "rev-parse", "HEAD") == head
+    assert incident.state is IncidentState.REJECTED
+
+
+def test_plain_approve_cannot_waive_crossed_migrations(sandbox: Sandbox) -> None:
+    head = git(sandbox.repo, "rev-parse", "HEAD")
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        local.sender.slash_command("/rollback", "scenario critical 5", user_id="U0ENG")
+        card = card_with(local.emulator, "awaits approval")
+        anyway = button(card, "rollback_approve_anyway")
+        # The same plan, clicked through a plain Approve (as a forged payload would).
+        plain = {**anyway, "action_id": "rollback_approve"}
+        payload = local.emulator.message_payload(card)
+        local.sender.block_action(user_id="U0ORCH", action=plain, message=payload)
+        assert told(local.emulator, "U0ORCH", "crosses 1 schema migration")
+    assert git(sandbox.repo, "rev-parse", "HEAD") == head
+
+
+def test_approval_after_head_moved_is_refused_and_a_fresh_plan_posted(sandbox: Sandbox) -> None:
+    work = sandbox.repo
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        local.sender.slash_command("/rollback", "scenario critical 5", user_id="U0ENG")
+        card = card_with(local.emulator, "awaits approval")
+        (work / "hotfix.ts").write_text("fix\n")
+        git(work, "add", "hotfix.ts")
+        git(work, "commit", "-q", "-m", "hotfix behind the bot's back")
+        moved = git(work, "rev-parse", "HEAD")
+        local.sender.block_action(
+            user_id="U0ORCH",
+            action=button(card, "rollback_approve_anyway"),
+            message=local.emulator.message_payload(card),
+        )
+        assert told(local.emulator, "U0ORCH", "HEAD moved from")
+        assert local.emulator.wait_for(
+            lambda e: (
+                "replaced by a fresh plan" in str((e.message(CHANNEL, card.ts) or card).blocks)
+            ),
+            timeout=30,
+        )
+        fresh = [m for m in local.emulator.messages(CHANNEL) if "awaits approval" in m.text]
+        incident = local.store.list_incidents()[0]
+        plans = local.store.plans_of(incident.id)
+    assert git(work, "rev-parse", "HEAD") == moved
+    assert [p.state for p in plans] == [PlanState.SUPERSEDED, PlanState.PROPOSED]
+    assert plans[1].body["head_sha"] == moved
+    assert len(fresh) == 1 and fresh[0].ts != card.ts and "hotfix behind" in str(fresh[0].blocks)
