@@ -248,10 +248,19 @@ def judge_approval(
     surface: str,
     waive: bool = False,
     force: bool = False,
+    break_glass: bool = False,
 ) -> Verdict:
-    """Apply the approval rules; on "approved" this caller, and only it, must run the plan."""
+    """Apply the approval rules; on "approved" this caller, and only it, must run the plan.
+
+    ``break_glass`` is the terminal's path for when Slack is down: whoever has a shell on the
+    box both asks and approves, so the requester rule cannot apply; everything else does.
+    """
     record = _require_plan(deps, plan_id, fingerprint)
-    refusal = _who_may_decide(deps, record, actor=actor, orchestrator=orchestrator, verb="approve")
+    refusal = None
+    if not break_glass:
+        refusal = _who_may_decide(
+            deps, record, actor=actor, orchestrator=orchestrator, verb="approve"
+        )
     if refusal is None:
         refusal = _still_open(deps, record)
     plan = rollback_plan_from_body(record.body) if record.kind == ROLLBACK else None
