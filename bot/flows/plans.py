@@ -11,8 +11,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from actions.cherry_pick import CherryPickPlan, PickedCommit, pick_fingerprint
 from actions.errors import StoreError
 from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
+from store import Plan
 
 ROLLBACK = "rollback"
 CHERRY_PICK = "cherry_pick"
@@ -53,3 +55,30 @@ def rollback_plan_from_body(body: dict[str, Any]) -> RollbackPlan:
     if plan.fingerprint != expected:
         raise StoreError("The stored rollback plan does not match its fingerprint; not used.")
     return plan
+
+
+def cherry_pick_body(plan: CherryPickPlan) -> dict[str, Any]:
+    body = asdict(plan)
+    body["commits"] = [asdict(commit) for commit in plan.commits]
+    return body
+
+
+def cherry_pick_from_body(body: dict[str, Any]) -> CherryPickPlan:
+    try:
+        plan = CherryPickPlan(
+            **{**body, "commits": tuple(PickedCommit(**item) for item in body["commits"])}
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise StoreError(f"The stored cherry-pick plan cannot be read ({error}).") from None
+    shas = [commit.sha for commit in plan.commits]
+    expected = pick_fingerprint(plan.branch, plan.head_sha, plan.remote_head, plan.backup_sha, shas)
+    if plan.fingerprint != expected:
+        raise StoreError("The stored cherry-pick plan does not match its fingerprint; not used.")
+    return plan
+
+
+def body_of(record: Plan) -> RollbackPlan | CherryPickPlan:
+    """The plan a stored record describes, whichever kind it is."""
+    if record.kind == CHERRY_PICK:
+        return cherry_pick_from_body(record.body)
+    return rollback_plan_from_body(record.body)

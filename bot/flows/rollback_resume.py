@@ -15,7 +15,9 @@ from actions.git import open_repo
 from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.checkpoint import repo_lock_name
-from bot.flows.rollback_run import ROLLBACK_STEPS, Progress, StepState, done_steps, last_step
+from bot.flows.plans import ROLLBACK
+from bot.flows.rollback_run import Progress, StepState, done_steps, last_step, steps_for
+from bot.flows.run_steps import Step
 from store import IncidentState, Plan, PlanState
 
 INTERRUPTED = "the bot stopped in the middle of this step (a crash or a restart)"
@@ -38,7 +40,7 @@ def recover_interrupted(deps: Deps) -> list[Plan]:
         if record.state is not PlanState.RUNNING:
             continue
         finished, started = last_step(deps, record.id)
-        where = started or _next_after(finished)
+        where = started or _next_after(steps_for(record), finished)
         result = {**record.result, "stopped_at": where, "error": INTERRUPTED}
         if deps.store.stop_plan(record.id, attempt=record.attempt, result=result):
             deps.store.append_event(
@@ -53,8 +55,8 @@ def recover_interrupted(deps: Deps) -> list[Plan]:
     return stopped
 
 
-def _next_after(finished: str | None) -> str:
-    names = [step.name for step in ROLLBACK_STEPS]
+def _next_after(steps: tuple[Step, ...], finished: str | None) -> str:
+    names = [step.name for step in steps]
     if finished is None:
         return names[0]
     index = names.index(finished) + 1 if finished in names else len(names) - 1
@@ -78,7 +80,7 @@ def progress_of(deps: Deps, record: Plan) -> Progress:
     stopped_at = record.result.get("stopped_at") if record.state is PlanState.STOPPED else None
     facts: dict[str, object] = {}
     steps = []
-    for step in ROLLBACK_STEPS:
+    for step in steps_for(record):
         if step.name in done:
             facts.update(done[step.name])
             steps.append(StepState(step.name, step.title, "done"))
@@ -134,15 +136,16 @@ def abort_plan(
     if not deps.store.finish_plan(plan_id, attempt=attempt, state=PlanState.ABORTED, result=result):
         latest = deps.store.get_plan(plan_id) or record
         return Decided(_not_stopped(latest), latest)
-    deps.store.record_rollback(
-        record.incident_id,
-        state=IncidentState.ABORTED,
-        from_sha=facts.get("from_sha"),
-        to_sha=facts.get("to_sha"),
-        target_ref=None,
-        backup_branch=facts.get("backup_branch"),
-        healthy=None,
-    )
+    if record.kind == ROLLBACK:
+        deps.store.record_rollback(
+            record.incident_id,
+            state=IncidentState.ABORTED,
+            from_sha=facts.get("from_sha"),
+            to_sha=facts.get("to_sha"),
+            target_ref=None,
+            backup_branch=facts.get("backup_branch"),
+            healthy=None,
+        )
     deps.store.release_lock(repo_lock_name(deps), owner=f"rollback:{plan_id}")
     deps.store.append_event(
         actor=actor,

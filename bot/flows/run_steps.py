@@ -1,0 +1,276 @@
+"""The steps an approved plan runs, as a table per kind of plan: rollback and cherry-pick.
+
+Each step is a function of the run's context that does one thing through an action and returns
+what it produced (a commit id, a push summary) for the journal. Every action checks the state it
+would change first, so a step run again after a crash finds its work done and does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import git
+
+from actions.checks import CheckResult
+from actions.cherry_pick import CherryPickPlan, apply_cherry_pick
+from actions.errors import GitError
+from actions.rollback_plan import RollbackPlan, verify_plan
+from actions.rollback_steps import (
+    clear_caches,
+    create_backup_branch,
+    push_backup_branch,
+    push_with_lease,
+    reset_to_target,
+    snapshot_uncommitted,
+)
+from bot.deps import Deps
+from bot.flows.checkpoint import repo_lock_name
+from bot.flows.plans import CHERRY_PICK, ROLLBACK
+from bot.flows.validation import run_validation
+from store import IncidentState, Plan, PlanState
+
+
+@dataclass
+class RunContext:
+    deps: Deps
+    plan: Plan
+    body: RollbackPlan | CherryPickPlan
+    repo: git.Repo
+    attempt: int
+    actor: str
+    surface: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    on_check: Callable[[], object] = lambda: None
+
+    def note_check(self, result: CheckResult) -> None:
+        self.checks.append(result)
+        self.on_check()
+
+    @property
+    def lock_owner(self) -> str:
+        return lock_owner(self.plan.id)
+
+    @property
+    def rollback(self) -> RollbackPlan:
+        assert isinstance(self.body, RollbackPlan), "a rollback step ran on another kind of plan"
+        return self.body
+
+    @property
+    def picks(self) -> CherryPickPlan:
+        assert isinstance(self.body, CherryPickPlan), "a cherry-pick step ran on another plan"
+        return self.body
+
+
+StepFn = Callable[[RunContext], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    run: StepFn
+
+
+def lock_owner(plan_id: int) -> str:
+    return f"rollback:{plan_id}"
+
+
+# -- the rollback's steps ------------------------------------------------------------------------
+
+
+def _lock(run: RunContext) -> Mapping[str, Any]:
+    deps, name = run.deps, repo_lock_name(run.deps)
+    if isinstance(run.body, RollbackPlan):
+        reason = f"rollback #{run.plan.incident_id} to {run.body.target_ref}"
+    else:
+        reason = f"cherry-pick of {len(run.body.commits)} commit(s) for #{run.plan.incident_id}"
+    if not deps.store.acquire_lock(name, owner=run.lock_owner, reason=reason):
+        held = deps.store.get_lock(name)
+        if held is None or held.owner != run.lock_owner:  # ours survives a crash: go on with it
+            who = f"{held.reason} by {held.owner}" if held else "another operation"
+            raise GitError(f"The repository is busy ({who}). Nothing was changed.")
+    return {"lock": name}
+
+
+def _verify(run: RunContext) -> Mapping[str, Any]:
+    problem = verify_plan(repo=run.repo, plan=run.rollback)
+    if problem is not None:
+        raise GitError(
+            f"The plan no longer holds: {problem}. Nothing was changed; abort this one and "
+            "ask again for a fresh plan."
+        )
+    return {}
+
+
+def _snapshot(run: RunContext) -> Mapping[str, Any]:
+    plan = run.rollback
+    # Dated by the plan, so a repeated snapshot of the same work is the same commit.
+    snapshot = snapshot_uncommitted(
+        repo=run.repo, head_sha=plan.head_sha, taken_at=run.plan.created_at
+    )
+    return {"snapshot": snapshot, "backup_sha": snapshot or plan.head_sha}
+
+
+def _backup_branch(run: RunContext) -> Mapping[str, Any]:
+    plan = run.rollback
+    create_backup_branch(repo=run.repo, name=plan.backup_branch, sha=run.facts["backup_sha"])
+    return {"backup_branch": plan.backup_branch}
+
+
+def _push_backup(run: RunContext) -> Mapping[str, Any]:
+    plan = run.rollback
+    push_backup_branch(
+        repo=run.repo, remote=plan.remote, name=plan.backup_branch, sha=run.facts["backup_sha"]
+    )
+    return {"backup_pushed": True}
+
+
+def _reset(run: RunContext) -> Mapping[str, Any]:
+    plan = run.rollback
+    reset_to_target(
+        repo=run.repo,
+        branch=plan.branch,
+        expected_head=plan.head_sha,
+        target_sha=plan.target_sha,
+        backup_branch=plan.backup_branch,
+    )
+    return {"from_sha": plan.head_sha, "to_sha": plan.target_sha}
+
+
+def _push(run: RunContext) -> Mapping[str, Any]:
+    plan = run.rollback
+    summary = push_with_lease(
+        repo=run.repo,
+        remote=plan.remote,
+        branch=plan.branch,
+        target_sha=plan.target_sha,
+        expected_remote_sha=plan.remote_head,
+        backup_branch=plan.backup_branch,
+    )
+    return {"push": summary}
+
+
+def _clear_caches(run: RunContext) -> Mapping[str, Any]:
+    config = run.deps.settings.config
+    removed = clear_caches(repo_root=config.git.path, paths=config.service.clear_cache)
+    return {"caches_removed": list(removed)}
+
+
+def _validate(run: RunContext) -> Mapping[str, Any]:
+    report = run_validation(
+        run.deps, actor=run.actor, surface=run.surface, restart=True, on_result=run.note_check
+    )
+    return {
+        "healthy": report.ok,
+        "failing": [result.name for result in report.checklist.failing],
+        "checks": len(report.checklist.results),
+    }
+
+
+def _record(run: RunContext) -> Mapping[str, Any]:
+    plan, store = run.rollback, run.deps.store
+    healthy = run.facts.get("healthy")
+    store.record_rollback(
+        run.plan.incident_id,
+        state=IncidentState.ROLLED_BACK,
+        from_sha=plan.head_sha,
+        to_sha=plan.target_sha,
+        target_ref=plan.target_ref,
+        backup_branch=plan.backup_branch,
+        healthy=healthy if isinstance(healthy, bool) else None,
+    )
+    store.finish_plan(run.plan.id, attempt=run.attempt, state=PlanState.DONE, result=run.facts)
+    store.append_event(
+        actor=run.actor,
+        surface=run.surface,
+        action="rollback_done",
+        incident_id=run.plan.incident_id,
+        details={
+            "plan": run.plan.id,
+            "from": plan.head_sha,
+            "to": plan.target_sha,
+            "target": plan.target_ref,
+            "backup_branch": plan.backup_branch,
+            "healthy": healthy,
+            "failing": run.facts.get("failing", []),
+        },
+    )
+    return {"recorded": True}
+
+
+def _unlock(run: RunContext) -> Mapping[str, Any]:
+    run.deps.store.release_lock(repo_lock_name(run.deps), owner=run.lock_owner)
+    return {}
+
+
+ROLLBACK_STEPS: tuple[Step, ...] = (
+    Step("lock", "Lock the repository", _lock),
+    Step("verify", "Check the plan still holds", _verify),
+    Step("snapshot", "Snapshot uncommitted and untracked work", _snapshot),
+    Step("backup_branch", "Create the backup branch", _backup_branch),
+    Step("push_backup", "Push the backup branch", _push_backup),
+    Step("reset", "Reset to the target", _reset),
+    Step("push", "Push with lease", _push),
+    Step("clear_caches", "Clear caches", _clear_caches),
+    Step("validate", "Restart and run the checklist", _validate),
+    Step("record", "Record the result", _record),
+    Step("unlock", "Unlock the repository", _unlock),
+)
+STEP_NAMES = tuple(step.name for step in ROLLBACK_STEPS)
+
+
+def _pick(run: RunContext) -> Mapping[str, Any]:
+    result = apply_cherry_pick(repo=run.repo, plan=run.picks)
+    return {
+        "picked_head": result.head_sha,
+        "applied": [list(pair) for pair in result.applied],
+        "already_applied": result.already_applied,
+    }
+
+
+def _push_picks(run: RunContext) -> Mapping[str, Any]:
+    plan = run.picks
+    summary = push_with_lease(
+        repo=run.repo,
+        remote=plan.remote,
+        branch=plan.branch,
+        target_sha=run.facts["picked_head"],
+        expected_remote_sha=plan.remote_head,
+    )
+    return {"push": summary}
+
+
+def _record_picks(run: RunContext) -> Mapping[str, Any]:
+    plan, store = run.picks, run.deps.store
+    store.finish_plan(run.plan.id, attempt=run.attempt, state=PlanState.DONE, result=run.facts)
+    store.append_event(
+        actor=run.actor,
+        surface=run.surface,
+        action="cherry_pick_done",
+        incident_id=run.plan.incident_id,
+        details={
+            "plan": run.plan.id,
+            "backup_branch": plan.backup_branch,
+            "applied": run.facts.get("applied", []),
+            "head": run.facts.get("picked_head"),
+            "healthy": run.facts.get("healthy"),
+        },
+    )
+    return {"recorded": True}
+
+
+CHERRY_PICK_STEPS: tuple[Step, ...] = (
+    Step("lock", "Lock the repository", _lock),
+    Step("pick", "Cherry-pick onto the branch", _pick),
+    Step("push", "Push with lease", _push_picks),
+    Step("validate", "Restart and run the checklist", _validate),
+    Step("record", "Record the result", _record_picks),
+    Step("unlock", "Unlock the repository", _unlock),
+)
+STEPS_BY_KIND: Mapping[str, tuple[Step, ...]] = {
+    ROLLBACK: ROLLBACK_STEPS,
+    CHERRY_PICK: CHERRY_PICK_STEPS,
+}
