@@ -23,11 +23,12 @@ from bot.checkpoint_views import build_checkpoint_list_view, build_checkpoint_ou
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
-from bot.flows.rollback import request_scenario, request_target
+from bot.flows.cherry_pick import PickProposal, request_cherry_pick
+from bot.flows.rollback import Proposal, request_scenario, request_target
 from bot.flows.status import collect_status
 from bot.flows.validation import planned_check_names, run_validation
 from bot.ids import SlashCommand
-from bot.incidents import post_proposal, proposal_card
+from bot.incidents import card_for, post_card
 from bot.live import LiveMessage
 from bot.views import Message, build_help_view, build_not_available_view, build_status_view
 
@@ -96,7 +97,7 @@ def _run(slash: SlashCommand, reply: Reply, deps: Deps) -> None:
     if isinstance(request, grammar.CheckpointCreate):
         _checkpoint_in_channel(deps, reply, request)
         return
-    if isinstance(request, grammar.Scenario | grammar.RollbackTo):
+    if isinstance(request, grammar.Scenario | grammar.RollbackTo | grammar.CherryPick):
         _incident_in_channel(deps, reply, request)
         return
     flow = _FLOWS.get(type(request))
@@ -154,12 +155,17 @@ def _checkpoint_in_channel(deps: Deps, reply: Reply, parsed: grammar.CheckpointC
 
 
 def _incident_in_channel(
-    deps: Deps, reply: Reply, request: grammar.Scenario | grammar.RollbackTo
+    deps: Deps, reply: Reply, request: grammar.Scenario | grammar.RollbackTo | grammar.CherryPick
 ) -> None:
-    """Open the incident and post its card (with the plan) in the incident channel."""
+    """Open the incident (or a cherry-pick for one) and post its card in the incident channel."""
     user = reply.command["user_id"]
     channel = deps.settings.config.slack.channel
-    if isinstance(request, grammar.Scenario):
+    proposal: Proposal | PickProposal
+    if isinstance(request, grammar.CherryPick):
+        proposal = request_cherry_pick(
+            deps, incident_id=request.incident, commits=request.commits, actor=user, surface="slack"
+        )
+    elif isinstance(request, grammar.Scenario):
         proposal = request_scenario(
             deps,
             scenario=request.scenario,
@@ -173,8 +179,8 @@ def _incident_in_channel(
         proposal = request_target(
             deps, target=request.target, actor=user, channel=channel, surface="slack"
         )
-    if not post_proposal(deps, reply.client, proposal, channel):
-        reply.respond(**proposal_card(deps, proposal), response_type="ephemeral")
+    if not post_card(deps, reply.client, proposal, channel):
+        reply.respond(**card_for(deps, proposal), response_type="ephemeral")
     elif reply.command.get("channel_id") != channel:
         reply.respond(
             text=f"Incident #{proposal.incident.id} is open; its card is in <#{channel}>.",

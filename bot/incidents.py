@@ -12,8 +12,12 @@ from dataclasses import replace
 
 from slack_sdk import WebClient
 
+from actions.cherry_pick import CherryPickPlan
+from actions.rollback_plan import RollbackPlan
+from bot.cherry_pick_views import build_cherry_pick_card_view, build_cherry_pick_progress_view
 from bot.deps import Deps
-from bot.flows.plans import rollback_plan_from_body
+from bot.flows.cherry_pick import PickProposal
+from bot.flows.plans import body_of
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_resume import progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan
@@ -41,13 +45,34 @@ def proposal_card(deps: Deps, proposal: Proposal) -> Message:
     )
 
 
-def post_proposal(deps: Deps, client: WebClient, proposal: Proposal, channel: str) -> bool:
-    """Post the incident card; False when the channel refused it."""
+def pick_card(deps: Deps, proposal: PickProposal) -> Message:
+    slack = deps.settings.config.slack
+    return build_cherry_pick_card_view(
+        incident=proposal.incident,
+        plan=proposal.plan,
+        record=proposal.record,
+        orchestrators=slack.orchestrators,
+        requester_can_approve=slack.requester_can_approve,
+    )
+
+
+def card_for(deps: Deps, proposal: Proposal | PickProposal) -> Message:
+    if isinstance(proposal, PickProposal):
+        return pick_card(deps, proposal)
+    return proposal_card(deps, proposal)
+
+
+def post_card(
+    deps: Deps, client: WebClient, proposal: Proposal | PickProposal, channel: str
+) -> bool:
+    """Post an incident or cherry-pick card and remember it with its plan; False if refused."""
+    message = card_for(deps, proposal)
+    record = proposal.record
     live = LiveMessage(client, channel)
-    if not live.start(proposal_card(deps, proposal)):
+    if not live.start(message):
         return False
-    if proposal.record is not None and live.ts is not None:
-        deps.store.set_plan_message(proposal.record.id, channel=channel, ts=live.ts)
+    if record is not None and live.ts is not None:
+        deps.store.set_plan_message(record.id, channel=channel, ts=live.ts)
     return True
 
 
@@ -55,11 +80,14 @@ def progress_card(deps: Deps, progress: Progress) -> Message:
     record = progress.plan
     incident = deps.store.get_incident(record.incident_id)
     assert incident is not None
+    orchestrators = deps.settings.config.slack.orchestrators
+    plan = body_of(record)
+    if isinstance(plan, CherryPickPlan):
+        return build_cherry_pick_progress_view(
+            incident=incident, plan=plan, progress=progress, orchestrators=orchestrators
+        )
     return build_rollback_progress_view(
-        incident=incident,
-        plan=rollback_plan_from_body(record.body),
-        progress=progress,
-        orchestrators=deps.settings.config.slack.orchestrators,
+        incident=incident, plan=plan, progress=progress, orchestrators=orchestrators
     )
 
 
@@ -94,7 +122,8 @@ def close_card(deps: Deps, client: WebClient, record: Plan, why: str) -> None:
     incident = deps.store.get_incident(record.incident_id)
     if live is None or incident is None:
         return
-    plan = rollback_plan_from_body(record.body) if record.kind == "rollback" else None
+    body = body_of(record)
+    plan = body if isinstance(body, RollbackPlan) else None
     live.finish(build_plan_closed_view(incident=incident, plan=plan, record=record, why=why))
 
 

@@ -22,7 +22,7 @@ from bot.errors import reporting_errors
 from bot.flows.rollback import judge_approval, judge_rejection
 from bot.flows.rollback_resume import abort_plan, judge_resume
 from bot.ids import ActionId
-from bot.incidents import close_card, post_proposal, run_on_card
+from bot.incidents import close_card, post_card, run_on_card
 from bot.interactions import button_value
 
 
@@ -87,7 +87,7 @@ def handle_rollback_approve_button(
         )
         if verdict.outcome == "replanned" and verdict.fresh is not None and verdict.record:
             close_card(deps, client, verdict.record, "replaced by a fresh plan (the repo moved)")
-            post_proposal(deps, client, verdict.fresh, verdict.fresh.incident.channel)
+            post_card(deps, client, verdict.fresh, verdict.fresh.incident.channel)
         if verdict.outcome != "approved" or verdict.record is None:
             click.tell(verdict.message)
             return

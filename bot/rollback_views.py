@@ -39,14 +39,14 @@ def _short(sha: str | None) -> str:
     return f"`{sha[:10]}`" if sha else "_none_"
 
 
-def _title(incident: Incident) -> str:
+def incident_title(incident: Incident) -> str:
     if incident.scenario == EXPLICIT:
         return f"Incident #{incident.id}: rollback requested"
     scenario = DEFAULT_POLICY.scenarios.get(incident.scenario)
     return f"Incident #{incident.id}: {scenario.title if scenario else incident.scenario}"
 
 
-def _summary(incident: Incident) -> dict[str, Any]:
+def incident_summary(incident: Incident) -> dict[str, Any]:
     decision = incident.decision
     lines = []
     if incident.scenario != EXPLICIT:
@@ -163,7 +163,7 @@ def build_incident_card_view(
     note: str = "",
 ) -> Message:
     """The incident as opened: what happened, the rule that fired, the plan and its buttons."""
-    blocks: list[dict[str, Any]] = [header(_title(incident)), _summary(incident)]
+    blocks: list[dict[str, Any]] = [header(incident_title(incident)), incident_summary(incident)]
     who = mention_orchestrators(orchestrators)
     action = incident.decision.get("action")
     if plan is None or record is None:
@@ -174,7 +174,7 @@ def build_incident_card_view(
             )
         )
         blocks.append(context(f"{who} for your information."))
-        return {"text": f"{_title(incident)}: fix forward", "blocks": blocks}
+        return {"text": f"{incident_title(incident)}: fix forward", "blocks": blocks}
     if action == "fix_window_then_rollback":
         window = incident.decision.get("fix_window_min")
         blocks.append(
@@ -197,12 +197,12 @@ def build_incident_card_view(
         )
     )
     return {
-        "text": f"{_title(incident)}: rollback to {plan.target_ref} awaits approval",
+        "text": f"{incident_title(incident)}: rollback to {plan.target_ref} awaits approval",
         "blocks": blocks[:50],
     }
 
 
-def _step_lines(steps: Sequence[StepState]) -> str:
+def step_lines(steps: Sequence[StepState]) -> str:
     lines = []
     for step in steps:
         note = f": {escape(step.note)}" if step.note else ""
@@ -253,10 +253,10 @@ def build_rollback_progress_view(
         state = "rolling back"
     blocks: list[dict[str, Any]] = [
         header(f"Incident #{incident.id}: {state}"),
-        _summary(incident),
+        incident_summary(incident),
         section(
             f"*Rollback* to `{escape(plan.target_ref)}` {_short(plan.target_sha)} from "
-            f"{_short(plan.head_sha)}. {approved}\n{_step_lines(progress.steps)}",
+            f"{_short(plan.head_sha)}. {approved}\n{step_lines(progress.steps)}",
             BlockId.ROLLBACK_STEPS,
         ),
     ]
@@ -266,7 +266,7 @@ def build_rollback_progress_view(
     if progress.finished:
         blocks.append(section(_outcome_lines(plan, progress), BlockId.ROLLBACK_RESULT))
     if progress.stopped_at:
-        blocks.extend(_stopped_blocks(incident, record, progress, orchestrators))
+        blocks.extend(stopped_blocks(incident, record, progress, orchestrators))
     if progress.facts.get("backup_pushed") or progress.finished:
         blocks.append(section(_restore(plan, incident), BlockId.ROLLBACK_RESTORE))
     text = f"Incident #{incident.id}: {state}"
@@ -275,7 +275,7 @@ def build_rollback_progress_view(
     return {"text": text, "blocks": blocks[:50]}
 
 
-def _stopped_blocks(
+def stopped_blocks(
     incident: Incident, record: Plan, progress: Progress, orchestrators: Sequence[str]
 ) -> list[dict[str, Any]]:
     value = {"plan": record.id, "attempt": record.attempt}
@@ -330,13 +330,13 @@ def build_plan_closed_view(
     }
     target = f" to `{escape(plan.target_ref)}`" if plan else ""
     blocks = [
-        header(_title(incident)),
-        _summary(incident),
+        header(incident_title(incident)),
+        incident_summary(incident),
         section(f"{marks.get(record.state, ':information_source:')} Rollback{target}: {why}"),
     ]
     if plan is not None and record.state is PlanState.ABORTED and _backup_made(record.result):
         blocks.append(section(_restore(plan, incident), BlockId.ROLLBACK_RESTORE))
-    return {"text": f"{_title(incident)}: rollback {record.state.value}", "blocks": blocks}
+    return {"text": f"{incident_title(incident)}: rollback {record.state.value}", "blocks": blocks}
 
 
 def _backup_made(result: Mapping[str, Any]) -> bool:

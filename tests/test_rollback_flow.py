@@ -226,3 +226,60 @@ def test_approval_after_head_moved_is_refused_and_a_fresh_plan_posted(sandbox: S
     assert [p.state for p in plans] == [PlanState.SUPERSEDED, PlanState.PROPOSED]
     assert plans[1].body["head_sha"] == moved
     assert len(fresh) == 1 and fresh[0].ts != card.ts and "hotfix behind" in str(fresh[0].blocks)
+
+
+def _roll_back(local: LocalSlack) -> Message:
+    local.sender.slash_command("/rollback", "scenario critical 5", user_id="U0ENG")
+    card = card_with(local.emulator, "awaits approval")
+    local.sender.block_action(
+        user_id="U0ORCH",
+        action=button(card, "rollback_approve_anyway"),
+        message=local.emulator.message_payload(card),
+    )
+    assert local.emulator.wait_for(
+        lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=90
+    )
+    return card
+
+
+def test_cherry_pick_brings_a_good_commit_back_after_approval(sandbox: Sandbox) -> None:
+    work, origin = sandbox.repo, sandbox.origin
+    good = git(work, "log", "-1", "--format=%H", "--grep=add deal stage column")
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        _roll_back(local)
+        checkpoint = git(work, "rev-parse", "HEAD")
+        local.sender.slash_command("/rollback", f"cherry-pick 1 {good[:8]}", user_id="U0ENG")
+        card = card_with(local.emulator, "cherry-pick of 1 commit(s) awaits approval")
+        assert "add deal stage column" in str(card.blocks)
+        payload = local.emulator.message_payload(card)
+        local.sender.block_action(
+            user_id="U0ENG", action=button(card, "rollback_approve"), message=payload
+        )
+        assert told(local.emulator, "U0ENG", "Only an orchestrator can approve")
+        local.sender.block_action(
+            user_id="U0ORCH", action=button(card, "rollback_approve"), message=payload
+        )
+        assert local.emulator.wait_for(
+            lambda e: "commits picked back" in (e.message(CHANNEL, card.ts) or card).text,
+            timeout=90,
+        )
+        final = local.emulator.message(CHANNEL, card.ts)
+        events = [e.action for e in local.store.timeline(limit=200)]
+    head = git(work, "rev-parse", "HEAD")
+    assert git(origin, "rev-parse", f"refs/heads/{BRANCH}") == head
+    assert git(work, "rev-parse", "HEAD^") == checkpoint
+    assert f"(cherry picked from commit {good})" in git(work, "log", "-1", "--format=%B")
+    assert final is not None and "Service healthy" in str(final.blocks)
+    assert events.count("cherry_pick_approved") == 1 and events.count("cherry_pick_done") == 1
+
+
+def test_cherry_pick_of_an_incident_without_rollback_is_refused(sandbox: Sandbox) -> None:
+    head = git(sandbox.repo, "rev-parse", "HEAD")
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        local.sender.slash_command("/rollback", "scenario minor 1 typo", user_id="U0ENG")
+        card_with(local.emulator, "fix forward")
+        local.sender.slash_command("/rollback", f"cherry-pick 1 {head[:8]}", user_id="U0ENG")
+        assert told(local.emulator, "U0ENG", "has no backup branch to pick from")
+        local.sender.slash_command("/rollback", f"cherry-pick 99 {head[:8]}", user_id="U0ENG")
+        assert told(local.emulator, "U0ENG", "There is no incident #99")
+    assert git(sandbox.repo, "rev-parse", "HEAD") == head

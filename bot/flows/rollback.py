@@ -22,7 +22,14 @@ from actions.rollback_plan import (
     verify_plan,
 )
 from bot.deps import Deps
-from bot.flows.plans import ROLLBACK, rollback_plan_body, rollback_plan_from_body
+from bot.flows.cherry_pick import PickProposal, picks_moved, request_cherry_pick
+from bot.flows.plans import (
+    CHERRY_PICK,
+    ROLLBACK,
+    cherry_pick_from_body,
+    rollback_plan_body,
+    rollback_plan_from_body,
+)
 from store import Incident, Plan, PlanState
 
 PLAN_TIMEOUT_S = 60.0
@@ -47,7 +54,7 @@ class Verdict:
     outcome: Literal["approved", "rejected", "refused", "replanned"]
     message: str
     record: Plan | None
-    fresh: Proposal | None = None  # the new plan, when the old one no longer held
+    fresh: Proposal | PickProposal | None = None  # the new plan, when the old one moved
 
 
 def decision_summary(decision: Decision | None) -> dict[str, object]:
@@ -269,27 +276,45 @@ def judge_approval(
     if refusal is not None:
         _note(deps, record, actor, surface, "approval_refused", refusal)
         return Verdict("refused", refusal, record)
-    if plan is not None:
-        problem = verify_plan(repo=open_repo(deps.settings.config.git.path), plan=plan)
-        if problem is not None:
-            incident = _incident(deps, record)
-            _note(deps, record, actor, surface, "approval_refused", f"plan moved: {problem}")
-            fresh = replan(deps, incident, actor=actor)
-            return Verdict(
-                "replanned",
-                f"Not approved: {problem} since the plan was made, so it no longer describes "
-                "what a rollback would do. Nothing was changed; a fresh plan was posted.",
-                record,
-                fresh,
-            )
+    moved = _moved(deps, record, actor)
+    if moved is not None:
+        problem, fresh = moved
+        _note(deps, record, actor, surface, "approval_refused", f"plan moved: {problem}")
+        return Verdict(
+            "replanned",
+            f"Not approved: {problem} since the plan was made, so it no longer describes what "
+            "approving would do. Nothing was changed; a fresh plan was posted.",
+            record,
+            fresh,
+        )
     if not deps.store.approve_plan(
         plan_id, approver=actor, now=deps.clock(), waived=waive, forced=force
     ):
         latest = deps.store.get_plan(plan_id) or record
         message = _still_open(deps, latest) or "Someone else decided on this plan first."
         return Verdict("refused", message, latest)
-    _note(deps, record, actor, surface, "rollback_approved", "", waived=waive, forced=force)
+    approved = "rollback_approved" if record.kind == ROLLBACK else "cherry_pick_approved"
+    _note(deps, record, actor, surface, approved, "", waived=waive, forced=force)
     return Verdict("approved", "Approved.", deps.store.get_plan(plan_id) or record)
+
+
+def _moved(deps: Deps, record: Plan, actor: str) -> tuple[str, Proposal | PickProposal] | None:
+    """(what moved, a fresh plan for the same request), or None while the plan holds."""
+    if record.kind == CHERRY_PICK:
+        picks = cherry_pick_from_body(record.body)
+        problem = picks_moved(deps, picks)
+        if problem is None:
+            return None
+        commits = tuple(commit.sha for commit in picks.commits)
+        fresh: Proposal | PickProposal = request_cherry_pick(
+            deps, incident_id=record.incident_id, commits=commits, actor=actor, surface="bot"
+        )
+        return problem, fresh
+    plan = rollback_plan_from_body(record.body)
+    problem = verify_plan(repo=open_repo(deps.settings.config.git.path), plan=plan)
+    if problem is None:
+        return None
+    return problem, replan(deps, _incident(deps, record), actor=actor)
 
 
 def judge_rejection(

@@ -1,0 +1,91 @@
+"""`/rollback cherry-pick <incident> <sha>...`: good commits back from a rollback's backup branch.
+
+The procedure's step 8. It is planned read-only, approved like a rollback (orchestrators, not
+the requester, expiring, bound to the plan) and carried out by the same journaled runner under
+the same repository lock, with the push leased on the remote head the plan saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from actions.cherry_pick import CherryPickPlan, plan_cherry_pick
+from actions.errors import InputError
+from actions.git import open_repo
+from bot.deps import Deps
+from bot.flows.plans import CHERRY_PICK, cherry_pick_body
+from store import Incident, Plan
+
+PLAN_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class PickProposal:
+    incident: Incident
+    plan: CherryPickPlan
+    record: Plan
+
+
+def request_cherry_pick(
+    deps: Deps, *, incident_id: int, commits: tuple[str, ...], actor: str, surface: str
+) -> PickProposal:
+    incident = deps.store.get_incident(incident_id)
+    if incident is None:
+        raise InputError(f"There is no incident #{incident_id}.")
+    if not incident.backup_branch:
+        raise InputError(
+            f"Incident #{incident_id} has no backup branch to pick from: it was not rolled "
+            "back. Nothing was changed."
+        )
+    plan = plan_picks(deps, backup_branch=incident.backup_branch, commits=commits)
+    expiry = timedelta(minutes=deps.settings.config.slack.approval_expiry_min)
+    record = deps.store.propose_plan(
+        incident_id=incident.id,
+        kind=CHERRY_PICK,
+        body=cherry_pick_body(plan),
+        fingerprint=plan.fingerprint,
+        requested_by=actor,
+        expires_at=deps.clock() + expiry,
+        channel=incident.channel,
+    )
+    deps.store.append_event(
+        actor=actor,
+        surface=surface,
+        action="cherry_pick_planned",
+        incident_id=incident.id,
+        details={
+            "plan": record.id,
+            "backup_branch": plan.backup_branch,
+            "commits": [commit.sha for commit in plan.commits],
+            "head": plan.head_sha,
+            "remote_head": plan.remote_head,
+        },
+    )
+    return PickProposal(incident, plan, record)
+
+
+def plan_picks(deps: Deps, *, backup_branch: str, commits: tuple[str, ...]) -> CherryPickPlan:
+    config = deps.settings.config
+    return plan_cherry_pick(
+        repo=open_repo(config.git.path),
+        remote=config.git.remote,
+        branch=config.git.branch,
+        backup_branch=backup_branch,
+        commits=commits,
+        timeout_s=PLAN_TIMEOUT_S,
+    )
+
+
+def picks_moved(deps: Deps, plan: CherryPickPlan) -> str | None:
+    """Planning again gives another fingerprint when HEAD, the remote or the backup moved."""
+    again = plan_picks(
+        deps, backup_branch=plan.backup_branch, commits=tuple(c.sha for c in plan.commits)
+    )
+    if again.fingerprint == plan.fingerprint:
+        return None
+    if again.head_sha != plan.head_sha:
+        return f"HEAD moved from {plan.head_sha[:10]} to {again.head_sha[:10]}"
+    if again.remote_head != plan.remote_head:
+        return f"{plan.remote} moved from {(plan.remote_head or 'nothing')[:10]}"
+    return f"backup branch {plan.backup_branch} moved"
