@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.flows.status import StatusReport
+from store import Incident
 from bot.grammar import CHECKPOINT_USAGE, ROLLBACK_USAGE, SEVERITY_USAGE
 from bot.ids import ActionId, BlockId
 
@@ -212,11 +213,21 @@ def _incident_lines(report: StatusReport) -> str:
     lines = [
         f"• #{incident.id} {incident.scenario}"
         + (f" (severity {incident.severity})" if incident.severity else "")
-        + f", {incident.state.value.replace('_', ' ')}, by <@{incident.requester}>,"
-        f" {age(incident.created_at, report.now)}"
+        + f", {incident.state.value.replace('_', ' ')}, by {mention(incident.requester)},"
+        f" {age(incident.created_at, report.now)}" + _rollback_facts(incident)
         for incident in report.open_incidents[:20]
     ]
     more = len(report.open_incidents) - 20
     if more > 0:
         lines.append(f"…and {more} more")
     return "*Open incidents*\n" + "\n".join(lines)
+
+
+def _rollback_facts(incident: Incident) -> str:
+    if not incident.backup_branch:
+        return ""
+    to = f" to `{_short(incident.to_sha)}`" if incident.to_sha else ""
+    health = ""
+    if incident.healthy is not None:
+        health = ", service healthy" if incident.healthy else ", service NOT healthy"
+    return f"{to}, work kept on `{escape(incident.backup_branch)}`{health}"

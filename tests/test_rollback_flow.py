@@ -283,3 +283,15 @@ def test_cherry_pick_of_an_incident_without_rollback_is_refused(sandbox: Sandbox
         local.sender.slash_command("/rollback", f"cherry-pick 99 {head[:8]}", user_id="U0ENG")
         assert told(local.emulator, "U0ENG", "There is no incident #99")
     assert git(sandbox.repo, "rev-parse", "HEAD") == head
+
+
+def test_status_shows_the_rollback_and_where_the_work_is_kept(sandbox: Sandbox) -> None:
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        _roll_back(local)
+        local.sender.slash_command("/rollback", "status", user_id="U0ENG")
+        assert local.emulator.wait_for(
+            lambda e: any("work kept on" in str(m.blocks) for m in e.messages()), timeout=30
+        )
+        status = next(m for m in local.emulator.messages() if "work kept on" in str(m.blocks))
+    assert "rolled back" in str(status.blocks) and "phase2-broken-" in str(status.blocks)
+    assert "service healthy" in str(status.blocks)
