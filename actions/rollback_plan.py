@@ -138,6 +138,19 @@ def _plan(
         )
     if isinstance(local, GitError):
         raise local
+    if (
+        remote_head is not None
+        and remote_head != head
+        and not _contains(repo, head, remote_head, deadline)
+    ):
+        # The lease would accept this remote head and the push would drop its commits from
+        # the remote, and no backup holds them: they are not in this working copy.
+        raise GitError(
+            f"{remote}/{branch} is at {short(remote_head)}, which HEAD ({short(head)}) does not "
+            f"contain: {remote} has commits this working copy lacks, and a rollback would drop "
+            f"them from {remote} with no backup. {_REFUSED} Bring them here first "
+            f"(`git pull --ff-only {remote} {branch}`), then ask again."
+        )
     return RollbackPlan(
         branch=branch,
         remote=remote,
@@ -198,6 +211,14 @@ def _read_local(
         discarded_count=count,
         migrations=changed_paths(repo, target_sha, head, pathspec, deadline),
     )
+
+
+def _contains(repo: git.Repo, head: str, commit: str, deadline: Deadline) -> bool:
+    """Whether ``commit`` (a full id from ls-remote) is here and in HEAD's history."""
+    known = run_git(
+        repo, ["cat-file", "-e", f"{commit}^{{commit}}"], deadline.left("reading the remote head")
+    )
+    return known.ok and is_ancestor(repo, commit, head, deadline)
 
 
 def _ask_remote(repo: git.Repo, remote: str, branch: str, deadline: Deadline) -> str | None:

@@ -186,6 +186,13 @@ def _parse_scenario(rest: str) -> Scenario:
     maybe_severity, after = _split_first(rest)
     severity = normalise_severity(maybe_severity)
     if severity is None:
+        # "critical 9" is a mistyped severity, not a trigger text: a silent default would open
+        # the incident at another severity than meant. Longer numbers ("500 errors") are text.
+        if re.fullmatch(r"[0-9]{1,2}", maybe_severity):
+            raise InputError(
+                f"`{_shown(maybe_severity)}` is not a severity: use 1-5 or low, medium, high, "
+                "critical."
+            )
         return Scenario(scenario=name, severity=None, trigger=rest)
     return Scenario(scenario=name, severity=severity, trigger=after)
 

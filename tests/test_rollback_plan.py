@@ -140,12 +140,12 @@ def test_plan_rollback_dirty_paths_modified_and_untracked_not_ignored(
 
 
 def test_plan_rollback_fingerprint_changes_when_head_or_remote_moves(
-    phase_repo: PhaseRepo, tmp_path: Path
+    phase_repo: PhaseRepo,
 ) -> None:
+    phase_repo.commit("server/unpushed.ts", "1\n", "not pushed yet")
     first = plan(phase_repo)
     again = plan(phase_repo)
-    other = clone_origin(phase_repo, tmp_path / "other")
-    push_from(other, "server/other.ts", "1\n", "other engineer's work")
+    git(phase_repo.work, "push", "-q", "origin", BRANCH)
     remote_moved = plan(phase_repo)
     phase_repo.commit("server/local.ts", "2\n", "local work")
     head_moved = plan(phase_repo)
@@ -153,6 +153,19 @@ def test_plan_rollback_fingerprint_changes_when_head_or_remote_moves(
     assert again.fingerprint == first.fingerprint
     assert remote_moved.remote_head != first.remote_head
     assert len({first.fingerprint, remote_moved.fingerprint, head_moved.fingerprint}) == 3
+
+
+def test_plan_rollback_refuses_when_the_remote_has_commits_head_lacks(
+    phase_repo: PhaseRepo, tmp_path: Path
+) -> None:
+    other = clone_origin(phase_repo, tmp_path / "other")
+    pushed = push_from(other, "server/other.ts", "1\n", "other engineer's work")
+
+    with pytest.raises(GitError, match="has commits this working copy lacks") as refused:
+        plan(phase_repo)
+
+    assert pushed[:7] in refused.value.user_message
+    assert "git pull --ff-only origin" in refused.value.user_message
 
 
 # -- explicit targets ----------------------------------------------------------------------------

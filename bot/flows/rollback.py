@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from actions.errors import InputError
+from actions.errors import InputError, RollbackBotError
 from actions.git import open_repo
 from actions.policy import DEFAULT_POLICY, Action, Decision, Target, decide, severity_from_text
 from actions.rollback_plan import (
@@ -280,13 +280,13 @@ def judge_approval(
     if moved is not None:
         problem, fresh = moved
         _note(deps, record, actor, surface, "approval_refused", f"plan moved: {problem}")
-        return Verdict(
-            "replanned",
+        said = (
             f"Not approved: {problem} since the plan was made, so it no longer describes what "
-            "approving would do. Nothing was changed; a fresh plan was posted.",
-            record,
-            fresh,
+            "approving would do. Nothing was changed"
         )
+        if isinstance(fresh, RollbackBotError):
+            return Verdict("refused", f"{said}. No fresh plan either: {fresh.user_message}", record)
+        return Verdict("replanned", f"{said}; here is a fresh plan.", record, fresh)
     if not deps.store.approve_plan(
         plan_id, approver=actor, now=deps.clock(), waived=waive, forced=force
     ):
@@ -298,23 +298,32 @@ def judge_approval(
     return Verdict("approved", "Approved.", deps.store.get_plan(plan_id) or record)
 
 
-def _moved(deps: Deps, record: Plan, actor: str) -> tuple[str, Proposal | PickProposal] | None:
-    """(what moved, a fresh plan for the same request), or None while the plan holds."""
+def _moved(
+    deps: Deps, record: Plan, actor: str
+) -> tuple[str, Proposal | PickProposal | RollbackBotError] | None:
+    """(what moved, a fresh plan for the same request or why there is none), or None while
+    the plan holds."""
     if record.kind == CHERRY_PICK:
         picks = cherry_pick_from_body(record.body)
         problem = picks_moved(deps, picks)
         if problem is None:
             return None
         commits = tuple(commit.sha for commit in picks.commits)
-        fresh: Proposal | PickProposal = request_cherry_pick(
-            deps, incident_id=record.incident_id, commits=commits, actor=actor, surface="bot"
-        )
+        try:
+            fresh: Proposal | PickProposal = request_cherry_pick(
+                deps, incident_id=record.incident_id, commits=commits, actor=actor, surface="bot"
+            )
+        except RollbackBotError as error:
+            return problem, error
         return problem, fresh
     plan = rollback_plan_from_body(record.body)
     problem = verify_plan(repo=open_repo(deps.settings.config.git.path), plan=plan)
     if problem is None:
         return None
-    return problem, replan(deps, _incident(deps, record), actor=actor)
+    try:
+        return problem, replan(deps, _incident(deps, record), actor=actor)
+    except RollbackBotError as error:
+        return problem, error
 
 
 def judge_rejection(
