@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from actions.errors import ConfigError, InputError, RollbackBotError
+from actions.errors import ConfigError, InputError, RefNameError, RollbackBotError
 from bot.deps import Deps
 from bot.logs import configure_logging
 from bot.settings import Secret, load_settings
@@ -81,6 +81,26 @@ def _parser() -> argparse.ArgumentParser:
         help="checkpoint even though the validation checklist fails (recorded under your name)",
     )
     checkpoint.set_defaults(run=_checkpoint)
+
+    rollback = commands.add_parser(
+        "rollback", help="roll back, or resume or abort a stopped rollback (no Slack needed)"
+    )
+    chosen = rollback.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--to", metavar="TARGET", help="a checkpoint tag or commit to roll back to")
+    chosen.add_argument("--resume", type=int, metavar="PLAN", help="resume a stopped rollback")
+    chosen.add_argument("--abort", type=int, metavar="PLAN", help="abort a stopped rollback")
+    rollback.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    rollback.add_argument(
+        "--yes",
+        action="store_true",
+        help="approve without the prompt (only a plan with no warnings)",
+    )
+    rollback.add_argument(
+        "--approve-anyway",
+        action="store_true",
+        help="with --yes: approve past the plan's warnings (non-checkpoint target, migrations)",
+    )
+    rollback.set_defaults(run=_rollback)
 
     status = commands.add_parser("status", help="print the status report (no Slack needed)")
     status.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
@@ -236,6 +256,56 @@ def _checkpoint(args: argparse.Namespace) -> int:
         return 0
     finally:
         deps.close()
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from bot import terminal_rollback as terminal
+
+    try:
+        if (args.yes or args.approve_anyway) and args.to is None:
+            raise InputError("--yes and --approve-anyway go with --to only.")
+        if args.approve_anyway and not args.yes:
+            raise InputError(
+                "--approve-anyway goes with --yes; without --yes, type “approve anyway” at the "
+                "prompt."
+            )
+        deps = _offline_deps(args.config)
+        try:
+            term = terminal.Terminal(say=_say, ask=_ask)
+            actor = _os_actor()
+            terminal.recover(deps, term=term)
+            if args.resume is not None:
+                return terminal.resume(deps, plan_id=args.resume, actor=actor, term=term)
+            if args.abort is not None:
+                return terminal.abort(deps, plan_id=args.abort, actor=actor, term=term)
+            return terminal.rollback_to(
+                deps,
+                target=args.to,
+                actor=actor,
+                term=term,
+                yes=args.yes,
+                approve_anyway=args.approve_anyway,
+            )
+        finally:
+            deps.close()
+    except (InputError, RefNameError) as error:
+        # What the operator typed is not valid (a bad target, flags that do not go together).
+        print(f"rollback-bot: {' '.join(error.user_message.split())}", file=sys.stderr)
+        return 2
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)  # each step as it finishes, even through a pipe or `tee`
+
+
+def _ask(prompt: str) -> str | None:
+    try:
+        answer = input(prompt)
+    except (EOFError, KeyboardInterrupt):
+        return None
+    if not sys.stdin.isatty():
+        print()  # a piped answer is not echoed: end the prompt's line
+    return answer
 
 
 def _os_actor() -> str:

@@ -216,8 +216,9 @@ def _restore(plan: RollbackPlan, incident: Incident) -> str:
     return (
         f"*Nothing is lost.* The abandoned commits and the uncommitted work are on `{backup}` "
         f"(also on {remote}).\nLook at them: `git fetch {remote} {backup} && git log --stat "
-        f"{remote}/{backup}`\nBring commits back: `/rollback cherry-pick {incident.id} <sha>…` "
-        f"(orchestrator-approved) or `git cherry-pick -x <sha>`"
+        f"{remote}/{backup}`\nBring commits back: "
+        f"`/rollback cherry-pick {incident.id} &lt;sha&gt;…` (orchestrator-approved) or "
+        "`git cherry-pick -x &lt;sha&gt;`"
     )
 
 

@@ -29,6 +29,15 @@ _EMOJI = {
     ":arrow_up:": "^",
     ":no_entry:": "[NO]",
     ":alarm_clock:": "(!)",
+    ":rewind:": "<<",
+    ":white_small_square:": "[ ]",
+    ":octagonal_sign:": "[STOP]",
+    ":no_entry_sign:": "[NO]",
+    ":arrows_counterclockwise:": "(~)",
+    ":information_source:": "(i)",
+    ":stopwatch:": "(!)",
+    ":wrench:": "*",
+    ":cherries:": "*",
 }
 _EMOJI_RE = re.compile("|".join(re.escape(code) for code in _EMOJI))
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.flows.status import StatusReport
-from store import Incident
 from bot.grammar import CHECKPOINT_USAGE, ROLLBACK_USAGE, SEVERITY_USAGE
 from bot.ids import ActionId, BlockId
+from store import Incident
 
 Message = dict[str, Any]
 SECTION_LIMIT = 3000
