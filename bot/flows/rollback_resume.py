@@ -8,7 +8,10 @@ orchestrators, get one resumed run or one abort.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from actions.errors import InputError
 from actions.git import open_repo
@@ -37,7 +40,7 @@ def recover_interrupted(deps: Deps) -> list[Plan]:
     """
     stopped = []
     for record in deps.store.unfinished_plans():
-        if record.state is not PlanState.RUNNING:
+        if record.state is not PlanState.RUNNING or _runner_alive(deps, record):
             continue
         finished, started = last_step(deps, record.id)
         where = started or _next_after(steps_for(record), finished)
@@ -53,6 +56,30 @@ def recover_interrupted(deps: Deps) -> list[Plan]:
             stopped.append(deps.store.get_plan(record.id) or record)
     _release_stale_locks(deps)
     return stopped
+
+
+def _runner_alive(deps: Deps, record: Plan) -> bool:
+    """Whether another live process on this host is running the plan (a serve while a terminal
+    command starts, or the other way round); a crashed one has no process left."""
+    started = [
+        entry
+        for entry in deps.store.journal(record.id)
+        if entry.status == "started" and entry.attempt == record.attempt
+    ]
+    runner = str(started[-1].before.get("runner", "")) if started else ""
+    host, _, pid = runner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a process of another user holds that pid: assume it is the runner
+    try:  # a reused pid (say, after a container restart) belongs to some other program
+        return b"bot" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
 
 
 def _next_after(steps: tuple[Step, ...], finished: str | None) -> str:

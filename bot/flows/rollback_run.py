@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -49,6 +50,7 @@ __all__ = [
     "execute_plan",
     "last_step",
     "lock_owner",
+    "runner_id",
     "steps_for",
 ]
 
@@ -129,7 +131,8 @@ def execute_plan(
             continue
         states[index] = replace(states[index], status="running")
         show()
-        before = _repo_state(run.repo)
+        # Who runs the step, so a bot starting up can tell a crashed run from a live one.
+        before = {**_repo_state(run.repo), "runner": runner_id()}
         deps.store.journal_step(
             plan_id=plan.id, attempt=attempt, step=step.name, status="started", before=before
         )
@@ -163,6 +166,10 @@ def execute_plan(
     return show(finished=True)
 
 
+def runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def steps_for(record: Plan) -> tuple[Step, ...]:
     return STEPS_BY_KIND[record.kind]
 
@@ -172,7 +179,9 @@ def done_steps(deps: Deps, plan_id: int) -> dict[str, dict[str, Any]]:
     finished: dict[str, dict[str, Any]] = {}
     for entry in deps.store.journal(plan_id):
         if entry.status == "done":
-            produced = {k: v for k, v in entry.after.items() if k not in ("head", "branch")}
+            produced = {
+                k: v for k, v in entry.after.items() if k not in ("head", "branch", "runner")
+            }
             finished[entry.step] = produced
     return finished
 
