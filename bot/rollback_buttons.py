@@ -19,7 +19,7 @@ from bot.afterack import after_ack
 from bot.auth import is_orchestrator
 from bot.deps import Deps
 from bot.errors import reporting_errors
-from bot.flows.rollback import judge_approval, judge_rejection
+from bot.flows.approval import judge_approval, judge_rejection
 from bot.flows.rollback_resume import abort_plan, judge_resume
 from bot.ids import ActionId
 from bot.incidents import close_card, post_card, run_on_card

@@ -14,14 +14,9 @@ from dataclasses import dataclass, replace
 
 from actions.errors import InputError, RollbackBotError, StoreError
 from bot.deps import Deps
+from bot.flows.approval import judge_approval, judge_rejection
 from bot.flows.plans import ROLLBACK, rollback_plan_from_body
-from bot.flows.rollback import (
-    Proposal,
-    judge_approval,
-    judge_rejection,
-    needs_confirmation,
-    request_target,
-)
+from bot.flows.rollback import Proposal, needs_confirmation, request_target
 from bot.flows.rollback_resume import abort_plan, judge_resume, progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan
 from bot.rollback_views import (

@@ -1,0 +1,206 @@
+"""Deciding on a plan: who may approve or reject it, whether it still holds, and which click wins.
+
+The rules are checked in the order a person would want to hear the answer (who may decide, is
+it still open, what must be confirmed, did the repository move) and only then does one
+compare-and-set in the store decide which click carries the plan out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from actions.errors import InputError, RollbackBotError
+from actions.git import open_repo
+from actions.rollback_plan import RollbackPlan, verify_plan
+from bot.deps import Deps
+from bot.flows.cherry_pick import PickProposal, picks_moved, request_cherry_pick
+from bot.flows.plans import CHERRY_PICK, ROLLBACK, cherry_pick_from_body, rollback_plan_from_body
+from bot.flows.rollback import Proposal, needs_confirmation, replan
+from store import Incident, Plan, PlanState
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What became of a click on Approve or Reject."""
+
+    outcome: Literal["approved", "rejected", "refused", "replanned"]
+    message: str
+    record: Plan | None
+    fresh: Proposal | PickProposal | None = None  # the new plan, when the old one moved
+
+
+def judge_approval(
+    deps: Deps,
+    *,
+    plan_id: int,
+    fingerprint: str,
+    actor: str,
+    orchestrator: bool,
+    surface: str,
+    waive: bool = False,
+    force: bool = False,
+    break_glass: bool = False,
+) -> Verdict:
+    """Apply the approval rules; on "approved" this caller, and only it, must run the plan.
+
+    ``break_glass`` is the terminal's path for when Slack is down: whoever has a shell on the
+    box both asks and approves, so the requester rule cannot apply; everything else does.
+    """
+    record = _require_plan(deps, plan_id, fingerprint)
+    refusal = None
+    if not break_glass:
+        refusal = _who_may_decide(
+            deps, record, actor=actor, orchestrator=orchestrator, verb="approve"
+        )
+    if refusal is None:
+        refusal = _still_open(deps, record)
+    plan = rollback_plan_from_body(record.body) if record.kind == ROLLBACK else None
+    if refusal is None and plan is not None:
+        refusal = _approval_conditions(plan, waive=waive, force=force)
+    if refusal is not None:
+        _note(deps, record, actor, surface, "approval_refused", refusal)
+        return Verdict("refused", refusal, record)
+    moved = _moved(deps, record, actor)
+    if moved is not None:
+        problem, fresh = moved
+        _note(deps, record, actor, surface, "approval_refused", f"plan moved: {problem}")
+        said = (
+            f"Not approved: {problem} since the plan was made, so it no longer describes what "
+            "approving would do. Nothing was changed"
+        )
+        if isinstance(fresh, RollbackBotError):
+            return Verdict("refused", f"{said}. No fresh plan either: {fresh.user_message}", record)
+        return Verdict("replanned", f"{said}; here is a fresh plan.", record, fresh)
+    if not deps.store.approve_plan(
+        plan_id, approver=actor, now=deps.clock(), waived=waive, forced=force
+    ):
+        latest = deps.store.get_plan(plan_id) or record
+        message = _still_open(deps, latest) or "Someone else decided on this plan first."
+        return Verdict("refused", message, latest)
+    approved = "rollback_approved" if record.kind == ROLLBACK else "cherry_pick_approved"
+    _note(deps, record, actor, surface, approved, "", waived=waive, forced=force)
+    return Verdict("approved", "Approved.", deps.store.get_plan(plan_id) or record)
+
+
+def _moved(
+    deps: Deps, record: Plan, actor: str
+) -> tuple[str, Proposal | PickProposal | RollbackBotError] | None:
+    """(what moved, a fresh plan for the same request or why there is none), or None while
+    the plan holds."""
+    if record.kind == CHERRY_PICK:
+        picks = cherry_pick_from_body(record.body)
+        problem = picks_moved(deps, picks)
+        if problem is None:
+            return None
+        commits = tuple(commit.sha for commit in picks.commits)
+        try:
+            fresh: Proposal | PickProposal = request_cherry_pick(
+                deps, incident_id=record.incident_id, commits=commits, actor=actor, surface="bot"
+            )
+        except RollbackBotError as error:
+            return problem, error
+        return problem, fresh
+    plan = rollback_plan_from_body(record.body)
+    problem = verify_plan(repo=open_repo(deps.settings.config.git.path), plan=plan)
+    if problem is None:
+        return None
+    try:
+        return problem, replan(deps, _incident(deps, record), actor=actor)
+    except RollbackBotError as error:
+        return problem, error
+
+
+def judge_rejection(
+    deps: Deps, *, plan_id: int, fingerprint: str, actor: str, orchestrator: bool, surface: str
+) -> Verdict:
+    record = _require_plan(deps, plan_id, fingerprint)
+    refusal = _who_may_decide(deps, record, actor=actor, orchestrator=orchestrator, verb="reject")
+    if refusal is None and not deps.store.reject_plan(plan_id, by=actor, now=deps.clock()):
+        refusal = _still_open(deps, deps.store.get_plan(plan_id) or record) or "Already decided."
+    if refusal is not None:
+        return Verdict("refused", refusal, record)
+    _note(deps, record, actor, surface, "rollback_rejected", "")
+    return Verdict("rejected", "Rejected.", deps.store.get_plan(plan_id) or record)
+
+
+def _require_plan(deps: Deps, plan_id: int, fingerprint: str) -> Plan:
+    record = deps.store.get_plan(plan_id)
+    # The button carries the fingerprint it was drawn with: a forged or stale value is refused.
+    if record is None or not fingerprint or not record.fingerprint.startswith(fingerprint):
+        raise InputError("That button does not match a rollback plan; nothing was changed.")
+    return record
+
+
+def _who_may_decide(
+    deps: Deps, record: Plan, *, actor: str, orchestrator: bool, verb: str
+) -> str | None:
+    if not orchestrator:
+        return f"Only an orchestrator can {verb} this rollback. Nothing was changed."
+    slack = deps.settings.config.slack
+    if verb == "approve" and actor == record.requested_by and not slack.requester_can_approve:
+        return (
+            "You asked for this rollback, so another orchestrator must approve it "
+            "(slack.requester_can_approve is off). Nothing was changed."
+        )
+    return None
+
+
+def _still_open(deps: Deps, record: Plan) -> str | None:
+    """Why this plan can no longer be decided on, or None while it can."""
+    if record.state is PlanState.PROPOSED:
+        if record.expires_at <= deps.clock():
+            return (
+                f"This plan expired at {record.expires_at:%H:%M} UTC; the repository may have "
+                "changed since. Nothing was changed; ask again for a fresh plan."
+            )
+        return None
+    who = f" by <@{record.approved_by}>" if record.approved_by else ""
+    return {
+        PlanState.RUNNING: f"Already approved{who}; the rollback is under way.",
+        PlanState.STOPPED: f"Already approved{who}; it stopped and waits for Resume or Abort.",
+        PlanState.DONE: f"Already approved{who} and carried out.",
+        PlanState.REJECTED: f"Already rejected{who}.",
+        PlanState.SUPERSEDED: "This plan was replaced by a newer one; use the newest card.",
+        PlanState.ABORTED: f"This rollback was aborted{who}.",
+    }[record.state]
+
+
+def _approval_conditions(plan: RollbackPlan, *, waive: bool, force: bool) -> str | None:
+    reasons = needs_confirmation(plan)
+    if reasons and not force:
+        return (
+            f"This target needs an explicit confirmation: {'; '.join(reasons)}. Use "
+            "“Approve anyway” on the card. Nothing was changed."
+        )
+    if plan.migrations_crossed and not waive:
+        return (
+            f"The rollback crosses {len(plan.migrations_crossed)} schema migration(s) and "
+            "the plan has no database step. Waive it on the card only if the database does "
+            "not need rolling back. Nothing was changed."
+        )
+    return None
+
+
+def _incident(deps: Deps, record: Plan) -> Incident:
+    incident = deps.store.get_incident(record.incident_id)
+    if incident is None:
+        raise InputError(f"Incident #{record.incident_id} does not exist.")
+    return incident
+
+
+def _note(
+    deps: Deps,
+    record: Plan,
+    actor: str,
+    surface: str,
+    action: str,
+    reason: str,
+    **extra: object,
+) -> None:
+    details: dict[str, object] = {"plan": record.id, **extra}
+    if reason:
+        details["reason"] = reason
+    deps.store.append_event(
+        actor=actor, surface=surface, action=action, incident_id=record.incident_id, details=details
+    )
