@@ -26,11 +26,15 @@ from bot.rollback_views import (
     build_incident_card_view,
     build_plan_closed_view,
     build_rollback_progress_view,
+    mention_orchestrators,
 )
-from bot.views import Message
-from store import Plan
+from bot.views import Message, escape, section
+from store import IncidentState, Plan, PlanState
 
 log = logging.getLogger("rollback_bot.incidents")
+
+# Set once a finished plan's card shows the outcome; a crash before that leaves it unset.
+CARD_FINAL_KEY = "rollback_card_final:{}"
 
 
 def proposal_card(deps: Deps, proposal: Proposal) -> Message:
@@ -113,6 +117,8 @@ def run_on_card(
         deps, record, attempt=attempt, actor=actor, surface="slack", on_progress=show
     )
     live.finish(progress_card(deps, _with_latest(deps, final)))
+    if final.finished:
+        deps.store.write_value(CARD_FINAL_KEY.format(record.id), "1")
     return final
 
 
@@ -128,18 +134,54 @@ def close_card(deps: Deps, client: WebClient, record: Plan, why: str) -> None:
 
 
 def announce_interrupted(deps: Deps, client: WebClient) -> int:
-    """At start-up: stop what a dead process left running and offer Resume / Abort on its card."""
+    """At start-up: stop what a dead process left running and offer Resume / Abort on its card;
+    draw the outcome on cards whose run finished but died before its last edit."""
     stopped = recover_interrupted(deps)
     for record in stopped:
         card = progress_card(deps, progress_of(deps, record))
+        channel = record.channel or deps.settings.config.slack.channel
         live = card_of(client, record)
-        if live is not None:
-            live.finish(card)
-        # A new message as well: an edit to an old card notifies nobody.
-        LiveMessage(client, record.channel or deps.settings.config.slack.channel).start(card)
+        if live is None:  # no card yet: this message becomes the plan's card
+            fresh = LiveMessage(client, channel)
+            if fresh.start(card) and fresh.ts is not None:
+                deps.store.set_plan_message(record.id, channel=channel, ts=fresh.ts)
+            continue
+        live.finish(card)
+        # A notice as well, since an edit notifies nobody; it has no buttons of its own, so
+        # Resume / Abort live only on the card, which the resumed run's last edit retires.
+        LiveMessage(client, channel).start(_stopped_notice(deps, record, card))
     if stopped:
         log.warning("%d rollback(s) were interrupted and wait for Resume or Abort", len(stopped))
+    _finish_stale_cards(deps, client)
     return len(stopped)
+
+
+def _stopped_notice(deps: Deps, record: Plan, card: Message) -> Message:
+    who = mention_orchestrators(deps.settings.config.slack.orchestrators)
+    step = escape(str(record.result.get("stopped_at")))
+    return {
+        "text": f"{card['text']}: choose Resume or Abort on its card",
+        "blocks": [
+            section(
+                f":octagonal_sign: *{escape(card['text'])}* at step “{step}”. {who}: choose "
+                "Resume or Abort on the incident's card above."
+            )
+        ],
+    }
+
+
+def _finish_stale_cards(deps: Deps, client: WebClient) -> None:
+    """A crash after "record" (the plan DONE) but before the card's last edit leaves it saying
+    "rolling back" with nobody told: draw the outcome from the journal, once."""
+    for incident in deps.store.list_incidents(states=[IncidentState.ROLLED_BACK]):
+        for record in deps.store.plans_of(incident.id):
+            key = CARD_FINAL_KEY.format(record.id)
+            if record.state is not PlanState.DONE or deps.store.read_value(key) is not None:
+                continue
+            live = card_of(client, record)
+            if live is not None:
+                live.finish(progress_card(deps, progress_of(deps, record)))
+            deps.store.write_value(key, "1")
 
 
 def _with_latest(deps: Deps, progress: Progress) -> Progress:
