@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from actions.checks import CheckResult
 from bot import grammar
 from bot.afterack import after_ack
+from bot.cards import card_for
 from bot.checklist_views import build_checklist_view
 from bot.checkpoint_views import build_checkpoint_list_view, build_checkpoint_outcome_view
 from bot.deps import Deps
@@ -28,7 +29,7 @@ from bot.flows.rollback import Proposal, request_scenario, request_target
 from bot.flows.status import collect_status
 from bot.flows.validation import planned_check_names, run_validation
 from bot.ids import SlashCommand
-from bot.incidents import card_for, post_card
+from bot.incidents import post_card
 from bot.live import LiveMessage
 from bot.views import Message, build_help_view, build_not_available_view, build_status_view
 

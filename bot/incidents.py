@@ -12,9 +12,8 @@ from dataclasses import replace
 
 from slack_sdk import WebClient
 
-from actions.cherry_pick import CherryPickPlan
 from actions.rollback_plan import RollbackPlan
-from bot.cherry_pick_views import build_cherry_pick_card_view, build_cherry_pick_progress_view
+from bot.cards import card_for, progress_card
 from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal
 from bot.flows.plans import body_of
@@ -23,9 +22,7 @@ from bot.flows.rollback_resume import progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan
 from bot.live import LiveMessage
 from bot.rollback_views import (
-    build_incident_card_view,
     build_plan_closed_view,
-    build_rollback_progress_view,
     mention_orchestrators,
 )
 from bot.views import Message, escape, section
@@ -35,35 +32,6 @@ log = logging.getLogger("rollback_bot.incidents")
 
 # Set once a finished plan's card shows the outcome; a crash before that leaves it unset.
 CARD_FINAL_KEY = "rollback_card_final:{}"
-
-
-def proposal_card(deps: Deps, proposal: Proposal) -> Message:
-    slack = deps.settings.config.slack
-    return build_incident_card_view(
-        incident=proposal.incident,
-        plan=proposal.plan,
-        record=proposal.record,
-        orchestrators=slack.orchestrators,
-        requester_can_approve=slack.requester_can_approve,
-        note=proposal.note,
-    )
-
-
-def pick_card(deps: Deps, proposal: PickProposal) -> Message:
-    slack = deps.settings.config.slack
-    return build_cherry_pick_card_view(
-        incident=proposal.incident,
-        plan=proposal.plan,
-        record=proposal.record,
-        orchestrators=slack.orchestrators,
-        requester_can_approve=slack.requester_can_approve,
-    )
-
-
-def card_for(deps: Deps, proposal: Proposal | PickProposal) -> Message:
-    if isinstance(proposal, PickProposal):
-        return pick_card(deps, proposal)
-    return proposal_card(deps, proposal)
 
 
 def post_card(
@@ -78,21 +46,6 @@ def post_card(
     if record is not None and live.ts is not None:
         deps.store.set_plan_message(record.id, channel=channel, ts=live.ts)
     return True
-
-
-def progress_card(deps: Deps, progress: Progress) -> Message:
-    record = progress.plan
-    incident = deps.store.get_incident(record.incident_id)
-    assert incident is not None
-    orchestrators = deps.settings.config.slack.orchestrators
-    plan = body_of(record)
-    if isinstance(plan, CherryPickPlan):
-        return build_cherry_pick_progress_view(
-            incident=incident, plan=plan, progress=progress, orchestrators=orchestrators
-        )
-    return build_rollback_progress_view(
-        incident=incident, plan=plan, progress=progress, orchestrators=orchestrators
-    )
 
 
 def card_of(client: WebClient, record: Plan) -> LiveMessage | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from actions.errors import InputError, RollbackBotError, StoreError
+from bot.cards import progress_card, proposal_card
 from bot.deps import Deps
 from bot.flows.approval import judge_approval, judge_rejection
 from bot.flows.plans import ROLLBACK, rollback_plan_from_body
@@ -20,9 +21,7 @@ from bot.flows.rollback import Proposal, needs_confirmation, request_target
 from bot.flows.rollback_resume import abort_plan, judge_resume, progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan
 from bot.rollback_views import (
-    build_incident_card_view,
     build_plan_closed_view,
-    build_rollback_progress_view,
 )
 from bot.textblocks import render_message
 from bot.views import Message
@@ -67,7 +66,7 @@ def rollback_to(
     for _ in range(_REPLANS):
         plan, record = proposal.plan, proposal.record
         assert plan is not None and record is not None  # an explicit target always gets a plan
-        _show(term, _incident_card(deps, proposal))
+        _show(term, proposal_card(deps, proposal))
         reasons = needs_confirmation(plan)
         anyway = bool(reasons or plan.migrations_crossed)
         if yes and anyway and not approve_anyway:
@@ -199,7 +198,7 @@ def _run(deps: Deps, record: Plan, *, attempt: int, actor: str, term: Terminal) 
         return EXIT_INTERRUPTED
     latest = deps.store.get_plan(record.id)
     final = replace(final, plan=latest) if latest is not None else final
-    _show(term, _progress_card(deps, final))
+    _show(term, progress_card(deps, final))
     if not final.finished:
         term.say(f"The rollback stopped. {_choices(record.id)}")
         return EXIT_NOT_DONE
@@ -234,32 +233,11 @@ def _choices(plan_id: int) -> str:
     return f"Resume: {resume} · Abort: {abort}"
 
 
-def _incident_card(deps: Deps, proposal: Proposal) -> Message:
-    slack = deps.settings.config.slack
-    return build_incident_card_view(
-        incident=proposal.incident,
-        plan=proposal.plan,
-        record=proposal.record,
-        orchestrators=slack.orchestrators,
-        requester_can_approve=slack.requester_can_approve,
-        note=proposal.note,
-    )
-
-
 def _incident(deps: Deps, record: Plan) -> Incident:
     incident = deps.store.get_incident(record.incident_id)
     if incident is None:
         raise StoreError(f"Plan #{record.id}'s incident #{record.incident_id} is missing.")
     return incident
-
-
-def _progress_card(deps: Deps, progress: Progress) -> Message:
-    return build_rollback_progress_view(
-        incident=_incident(deps, progress.plan),
-        plan=rollback_plan_from_body(progress.plan.body),
-        progress=progress,
-        orchestrators=deps.settings.config.slack.orchestrators,
-    )
 
 
 def _show(term: Terminal, message: Message) -> None:
