@@ -25,6 +25,7 @@ from sqlite_utils import Database
 from actions.errors import StoreError
 from actions.redact import redact
 from store.models import IncidentState, JournalEntry, Plan, PlanState
+from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 
 PLAN_KINDS = ("rollback", "cherry_pick")
@@ -96,7 +97,7 @@ class PlanStore:
         """
         if kind not in PLAN_KINDS:
             raise ValueError(f"unknown plan kind {kind!r}; expected one of {PLAN_KINDS}")
-        encoded = self._encode(body)
+        encoded = self._json(body)
         now, deadline = stamp(self._clock()), stamp(expires_at)
         with self._guard("propose a plan"), immediate(self._db()) as db:
             exists = db.execute("SELECT 1 FROM incidents WHERE id = ?", [incident_id]).fetchone()
@@ -133,13 +134,13 @@ class PlanStore:
 
     def get_plan(self, plan_id: int) -> Plan | None:
         with self._guard("read a plan"):
-            rows = _rows(self._db().execute("SELECT * FROM plans WHERE id = ?", [plan_id]))
+            rows = dicts(self._db().execute("SELECT * FROM plans WHERE id = ?", [plan_id]))
         return _plan(rows[0]) if rows else None
 
     def plans_of(self, incident_id: int) -> list[Plan]:
         """Every plan of the incident, oldest first."""
         with self._guard("read plans"):
-            rows = _rows(
+            rows = dicts(
                 self._db().execute(
                     "SELECT * FROM plans WHERE incident_id = ? ORDER BY id", [incident_id]
                 )
@@ -150,7 +151,7 @@ class PlanStore:
         """Plans approved and not finished, oldest first: what a restarted bot must offer to
         resume (a RUNNING row after a restart means the bot died mid-way)."""
         with self._guard("read plans"):
-            rows = _rows(
+            rows = dicts(
                 self._db().execute(
                     "SELECT * FROM plans WHERE state IN (?, ?) ORDER BY id", [*UNDER_WAY]
                 )
@@ -215,7 +216,7 @@ class PlanStore:
 
     def stop_plan(self, plan_id: int, *, attempt: int, result: Mapping[str, Any]) -> bool:
         """Halt the running attempt (a step failed); only Resume or Abort may move it on."""
-        encoded = self._encode(result)
+        encoded = self._json(result)
         with self._guard("stop a plan"), immediate(self._db()) as db:
             cursor = db.execute(
                 "UPDATE plans SET state = ?, result = ? WHERE id = ? AND state = ? AND attempt = ?",
@@ -252,7 +253,7 @@ class PlanStore:
         """
         if state not in (PlanState.DONE, PlanState.ABORTED):
             raise ValueError(f"a plan finishes as done or aborted, not {state}")
-        encoded = self._encode(result)
+        encoded = self._json(result)
         with self._guard("finish a plan"):
             cursor = self._db().execute(
                 "UPDATE plans SET state = ?, result = ? "
@@ -301,7 +302,7 @@ class PlanStore:
         if status not in JOURNAL_STATUSES:
             raise ValueError(f"unknown journal status {status!r}; expected {JOURNAL_STATUSES}")
         at = self._clock()
-        before_json, after_json = self._encode(before), self._encode(after)
+        before_json, after_json = self._json(before), self._json(after)
         text = redact(message, secrets=self._secrets)
         with self._guard("write the journal"):
             cursor = self._db().execute(
@@ -324,16 +325,15 @@ class PlanStore:
     def journal(self, plan_id: int) -> list[JournalEntry]:
         """Every step recorded for the plan, all attempts, oldest first."""
         with self._guard("read the journal"):
-            rows = _rows(
+            rows = dicts(
                 self._db().execute("SELECT * FROM journal WHERE plan_id = ? ORDER BY id", [plan_id])
             )
         return [_entry(row) for row in rows]
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _encode(self, value: Mapping[str, Any] | None) -> str:
-        """JSON for the store, scrubbed like timeline details: command output may echo a secret."""
-        return redact(json.dumps(dict(value or {}), default=str), secrets=self._secrets)
+    def _json(self, value: Mapping[str, Any] | None) -> str:
+        return to_json(value, secrets=self._secrets)
 
     def _follow(
         self,
@@ -353,11 +353,6 @@ class PlanStore:
             sql += " AND state = ?"
             params.append(only_from)
         db.execute(sql, params)
-
-
-def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _plan(row: Mapping[str, Any]) -> Plan:

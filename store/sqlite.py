@@ -26,11 +26,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from actions.errors import StoreBusyError, StoreError
-from actions.redact import redact
 from store.locks import LockStore
 from store.migrations import migrations
 from store.models import Incident, IncidentState, TimelineEvent
 from store.plans import PlanStore
+from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 from store.timers import TimerStore
 
@@ -132,7 +132,7 @@ class SqliteStore(TimerStore, LockStore, PlanStore):
         incident_id: int | None = None,
     ) -> TimelineEvent:
         at = self._clock()
-        encoded = redact(json.dumps(dict(details or {}), default=str), secrets=self._secrets)
+        encoded = to_json(details, secrets=self._secrets)
         with self._guard("write the timeline"):
             db = self._db()
             cursor = db.execute(
@@ -159,7 +159,7 @@ class SqliteStore(TimerStore, LockStore, PlanStore):
                 "ORDER BY id",
                 [*params, limit],
             )
-            return [_event(row) for row in _dicts(rows)]
+            return [_event(row) for row in dicts(rows)]
 
     # -- incidents -------------------------------------------------------------------------------
 
@@ -175,7 +175,7 @@ class SqliteStore(TimerStore, LockStore, PlanStore):
     ) -> Incident:
         """Open an incident; ``decision`` is the policy's verdict, scrubbed like the timeline."""
         now = stamp(self._clock())
-        encoded = redact(json.dumps(dict(decision or {}), default=str), secrets=self._secrets)
+        encoded = to_json(decision, secrets=self._secrets)
         with self._guard("open an incident"):
             db = self._db()
             cursor = db.execute(
@@ -199,7 +199,7 @@ class SqliteStore(TimerStore, LockStore, PlanStore):
 
     def get_incident(self, incident_id: int) -> Incident | None:
         with self._guard("read an incident"):
-            rows = _dicts(self._db().execute("SELECT * FROM incidents WHERE id = ?", [incident_id]))
+            rows = dicts(self._db().execute("SELECT * FROM incidents WHERE id = ?", [incident_id]))
         return _incident(rows[0]) if rows else None
 
     def list_incidents(self, *, states: Iterable[IncidentState] | None = None) -> list[Incident]:
@@ -210,7 +210,7 @@ class SqliteStore(TimerStore, LockStore, PlanStore):
                 f"SELECT * FROM incidents WHERE state IN ({marks}) ORDER BY id",  # noqa: S608
                 wanted,
             )
-            return [_incident(row) for row in _dicts(rows)]
+            return [_incident(row) for row in dicts(rows)]
 
     def transition_incident(
         self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
@@ -242,11 +242,6 @@ def _guarded(doing: str) -> Iterator[None]:
         raise StoreError(f"Could not {doing}: {error}") from error
     except sqlite3.DatabaseError as error:
         raise StoreError(f"Could not {doing}: {error}") from error
-
-
-def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _incident(row: Mapping[str, Any]) -> Incident:
