@@ -29,7 +29,7 @@ from bot.demo_sandbox import (
     stop_service,
 )
 from bot.emulator import Message, SlackEmulator, SlackSender
-from bot.flows.rollback_run import STEP_NAMES
+from bot.flows.run_steps import STEP_NAMES
 from store import Incident, IncidentState, JournalEntry, Lock, Plan, PlanState, SqliteStore
 from tests.conftest import SIGNING_SECRET
 from tests.gitrepo import git

@@ -14,7 +14,7 @@ import pytest
 from bot.config import load_config
 from bot.demo_sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
 from bot.emulator import Message, SlackEmulator
-from bot.flows.rollback_run import STEP_NAMES
+from bot.flows.run_steps import STEP_NAMES
 from bot.localslack import LocalSlack
 from store import IncidentState, PlanState
 from tests.gitrepo import git

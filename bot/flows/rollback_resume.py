@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,16 @@ from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.checkpoint import repo_lock_name
 from bot.flows.plans import ROLLBACK
-from bot.flows.rollback_run import Progress, StepState, done_steps, last_step, steps_for
-from bot.flows.run_steps import Step
-from store import IncidentState, Plan, PlanState
+from bot.flows.rollback_run import (
+    Progress,
+    StepState,
+    done_steps,
+    last_step,
+    merged_facts,
+    steps_for,
+)
+from bot.flows.run_steps import Step, lock_owner, plan_of_lock_owner
+from store import IncidentState, JournalEntry, Plan, PlanState
 
 INTERRUPTED = "the bot stopped in the middle of this step (a crash or a restart)"
 
@@ -40,9 +48,12 @@ def recover_interrupted(deps: Deps) -> list[Plan]:
     """
     stopped = []
     for record in deps.store.unfinished_plans():
-        if record.state is not PlanState.RUNNING or _runner_alive(deps, record):
+        if record.state is not PlanState.RUNNING:
             continue
-        finished, started = last_step(deps, record.id)
+        journal = deps.store.journal(record.id)
+        if _runner_alive(record, journal):
+            continue
+        finished, started = last_step(journal)
         where = started or _next_after(steps_for(record), finished)
         result = {**record.result, "stopped_at": where, "error": INTERRUPTED}
         if deps.store.stop_plan(record.id, attempt=record.attempt, result=result):
@@ -58,13 +69,11 @@ def recover_interrupted(deps: Deps) -> list[Plan]:
     return stopped
 
 
-def _runner_alive(deps: Deps, record: Plan) -> bool:
+def _runner_alive(record: Plan, journal: Sequence[JournalEntry]) -> bool:
     """Whether another live process on this host is running the plan (a serve while a terminal
     command starts, or the other way round); a crashed one has no process left."""
     started = [
-        entry
-        for entry in deps.store.journal(record.id)
-        if entry.status == "started" and entry.attempt == record.attempt
+        entry for entry in journal if entry.status == "started" and entry.attempt == record.attempt
     ]
     runner = str(started[-1].before.get("runner", "")) if started else ""
     host, _, pid = runner.rpartition(":")
@@ -93,23 +102,19 @@ def _next_after(steps: tuple[Step, ...], finished: str | None) -> str:
 def _release_stale_locks(deps: Deps) -> None:
     # A crash between "record" and "unlock" leaves a finished plan's lock behind.
     for lock in deps.store.list_locks():
-        if not lock.owner.startswith("rollback:"):
-            continue
-        plan_id = lock.owner.removeprefix("rollback:")
-        record = deps.store.get_plan(int(plan_id)) if plan_id.isdigit() else None
+        plan_id = plan_of_lock_owner(lock.owner)
+        record = deps.store.get_plan(plan_id) if plan_id is not None else None
         if record is not None and record.state.is_final:
             deps.store.release_lock(lock.name, owner=lock.owner)
 
 
 def progress_of(deps: Deps, record: Plan) -> Progress:
     """The card's picture of a plan, rebuilt from the journal alone."""
-    done = done_steps(deps, record.id)
+    done = done_steps(deps.store.journal(record.id))
     stopped_at = record.result.get("stopped_at") if record.state is PlanState.STOPPED else None
-    facts: dict[str, object] = {}
     steps = []
     for step in steps_for(record):
         if step.name in done:
-            facts.update(done[step.name])
             steps.append(StepState(step.name, step.title, "done"))
         elif step.name == stopped_at:
             error = str(record.result.get("error", ""))
@@ -119,7 +124,7 @@ def progress_of(deps: Deps, record: Plan) -> Progress:
     return Progress(
         plan=record,
         steps=tuple(steps),
-        facts=facts,
+        facts=merged_facts(done),
         finished=record.state is PlanState.DONE,
         stopped_at=str(stopped_at) if stopped_at else None,
         error=str(record.result.get("error", "")) or None,
@@ -157,7 +162,7 @@ def abort_plan(
         return Decided("Only an orchestrator can abort a rollback. Nothing was changed.", record)
     if record.state is not PlanState.STOPPED:
         return Decided(_not_stopped(record), record)
-    facts = {k: v for step in done_steps(deps, plan_id).values() for k, v in step.items()}
+    facts = merged_facts(done_steps(deps.store.journal(plan_id)))
     head, _ = read_head(repo=open_repo(deps.settings.config.git.path))
     result = {**record.result, **facts, "aborted_by": actor, "head_at_abort": head}
     if not deps.store.finish_plan(plan_id, attempt=attempt, state=PlanState.ABORTED, result=result):
@@ -173,7 +178,7 @@ def abort_plan(
             backup_branch=facts.get("backup_branch"),
             healthy=None,
         )
-    deps.store.release_lock(repo_lock_name(deps), owner=f"rollback:{plan_id}")
+    deps.store.release_lock(repo_lock_name(deps), owner=lock_owner(plan_id))
     deps.store.append_event(
         actor=actor,
         surface=surface,

@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -31,28 +31,8 @@ from actions.git import open_repo
 from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.plans import body_of
-from bot.flows.run_steps import (
-    ROLLBACK_STEPS,
-    STEP_NAMES,
-    STEPS_BY_KIND,
-    RunContext,
-    Step,
-    lock_owner,
-)
-from store import Plan
-
-__all__ = [
-    "ROLLBACK_STEPS",
-    "STEP_NAMES",
-    "Progress",
-    "StepState",
-    "done_steps",
-    "execute_plan",
-    "last_step",
-    "lock_owner",
-    "runner_id",
-    "steps_for",
-]
+from bot.flows.run_steps import STEPS_BY_KIND, RunContext, Step
+from store import JournalEntry, Plan
 
 log = logging.getLogger("rollback_bot.rollback")
 
@@ -101,7 +81,7 @@ def execute_plan(
     on_progress: OnProgress | None = None,
 ) -> Progress:
     """Run (or resume) an approved plan whose run this caller won with ``attempt``."""
-    steps = STEPS_BY_KIND[plan.kind]
+    steps = steps_for(plan)
     run = RunContext(
         deps=deps,
         plan=plan,
@@ -111,9 +91,8 @@ def execute_plan(
         actor=actor,
         surface=surface,
     )
-    done = done_steps(deps, plan.id)
-    for entry_facts in done.values():
-        run.facts.update(entry_facts)
+    done = done_steps(deps.store.journal(plan.id))
+    run.facts.update(merged_facts(done))
     states = [StepState(s.name, s.title, "done" if s.name in done else "pending") for s in steps]
 
     def show(**extra: Any) -> Progress:
@@ -126,13 +105,15 @@ def execute_plan(
         return progress
 
     run.on_check = show
+    # Read once per step boundary: under the lock, nothing but the steps moves the repository.
+    state = _repo_state(run.repo)
     for index, step in enumerate(steps):
         if step.name in done:
             continue
         states[index] = replace(states[index], status="running")
         show()
         # Who runs the step, so a bot starting up can tell a crashed run from a live one.
-        before = {**_repo_state(run.repo), "runner": runner_id()}
+        before = {**state, "runner": runner_id()}
         deps.store.journal_step(
             plan_id=plan.id, attempt=attempt, step=step.name, status="started", before=before
         )
@@ -153,13 +134,14 @@ def execute_plan(
             _stop(run, step.name, message)
             return show(stopped_at=step.name, error=message)
         run.facts.update(produced)
+        state = _repo_state(run.repo)
         deps.store.journal_step(
             plan_id=plan.id,
             attempt=attempt,
             step=step.name,
             status="done",
             before=before,
-            after={**_repo_state(run.repo), **produced},
+            after={**state, **produced},
         )
         states[index] = replace(states[index], status="done")
         _failpoint(deps, step.name)
@@ -174,26 +156,28 @@ def steps_for(record: Plan) -> tuple[Step, ...]:
     return STEPS_BY_KIND[record.kind]
 
 
-def done_steps(deps: Deps, plan_id: int) -> dict[str, dict[str, Any]]:
+def done_steps(journal: Sequence[JournalEntry]) -> dict[str, dict[str, Any]]:
     """The steps the journal shows finished, with what each produced (from its "after")."""
-    finished: dict[str, dict[str, Any]] = {}
-    for entry in deps.store.journal(plan_id):
-        if entry.status == "done":
-            produced = {
-                k: v for k, v in entry.after.items() if k not in ("head", "branch", "runner")
-            }
-            finished[entry.step] = produced
-    return finished
+    return {
+        entry.step: {k: v for k, v in entry.after.items() if k not in _STATE_KEYS}
+        for entry in journal
+        if entry.status == "done"
+    }
 
 
-def last_step(deps: Deps, plan_id: int) -> tuple[str | None, str | None]:
+def merged_facts(done: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Everything the finished steps produced, as one run's facts."""
+    return {key: value for produced in done.values() for key, value in produced.items()}
+
+
+def last_step(journal: Sequence[JournalEntry]) -> tuple[str | None, str | None]:
     """(the last step that finished, the step that had started and not finished)."""
     finished: str | None = None
     started: str | None = None
-    for entry in deps.store.journal(plan_id):
+    for entry in journal:
         if entry.status == "done":
             finished, started = entry.step, None
-        elif entry.status == "started" or entry.status == "failed":
+        elif entry.status in ("started", "failed"):
             started = entry.step
     return finished, started
 
@@ -211,6 +195,10 @@ def _stop(run: RunContext, step: str, message: str) -> None:
         incident_id=run.plan.incident_id,
         details={"plan": run.plan.id, "step": step, "error": message},
     )
+
+
+# What _repo_state and the runner id put in a journal entry, beside a step's own results.
+_STATE_KEYS = ("head", "branch", "error", "runner")
 
 
 def _repo_state(repo: git.Repo) -> dict[str, Any]:

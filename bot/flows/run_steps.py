@@ -74,8 +74,17 @@ class Step:
     run: StepFn
 
 
+_LOCK_OWNER = "rollback:"
+
+
 def lock_owner(plan_id: int) -> str:
-    return f"rollback:{plan_id}"
+    return f"{_LOCK_OWNER}{plan_id}"
+
+
+def plan_of_lock_owner(owner: str) -> int | None:
+    """The plan a repository lock was taken for, or None for a lock of something else."""
+    number = owner.removeprefix(_LOCK_OWNER)
+    return int(number) if owner.startswith(_LOCK_OWNER) and number.isdigit() else None
 
 
 # -- the rollback's steps ------------------------------------------------------------------------
