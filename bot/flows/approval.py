@@ -7,14 +7,16 @@ compare-and-set in the store decide which click carries the plan out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from actions.errors import InputError, RollbackBotError
 from actions.git import open_repo
 from actions.rollback_plan import RollbackPlan, verify_plan
 from bot.deps import Deps
-from bot.flows.cherry_pick import PickProposal, picks_moved, request_cherry_pick
+from bot.flows.cherry_pick import PickProposal, picks_moved, plan_picks, store_picks
 from bot.flows.plans import CHERRY_PICK, ROLLBACK, cherry_pick_from_body, rollback_plan_from_body
 from bot.flows.rollback import Proposal, needs_confirmation, replan
 from store import Incident, Plan, PlanState
@@ -88,25 +90,24 @@ def _moved(
 ) -> tuple[str, Proposal | PickProposal | RollbackBotError] | None:
     """(what moved, a fresh plan for the same request or why there is none), or None while
     the plan holds."""
+    incident = _incident(deps, record)
+    fresh: Callable[[], Proposal | PickProposal]
     if record.kind == CHERRY_PICK:
         picks = cherry_pick_from_body(record.body)
-        problem = picks_moved(deps, picks)
-        if problem is None:
-            return None
         commits = tuple(commit.sha for commit in picks.commits)
-        try:
-            fresh: Proposal | PickProposal = request_cherry_pick(
-                deps, incident_id=record.incident_id, commits=commits, actor=actor, surface="bot"
-            )
-        except RollbackBotError as error:
-            return problem, error
-        return problem, fresh
-    plan = rollback_plan_from_body(record.body)
-    problem = verify_plan(repo=open_repo(deps.settings.config.git.path), plan=plan)
+        # Planning again is the check: the same picks give the same fingerprint unless HEAD,
+        # the remote or the backup moved, and the new plan is then the fresh one.
+        again = plan_picks(deps, backup_branch=picks.backup_branch, commits=commits)
+        problem = picks_moved(picks, again)
+        fresh = partial(store_picks, deps, incident, again, actor=actor, surface="bot")
+    else:
+        plan = rollback_plan_from_body(record.body)
+        problem = verify_plan(repo=open_repo(deps.settings.config.git.path), plan=plan)
+        fresh = partial(replan, deps, incident, actor=actor)
     if problem is None:
         return None
     try:
-        return problem, replan(deps, _incident(deps, record), actor=actor)
+        return problem, fresh()
     except RollbackBotError as error:
         return problem, error
 

@@ -39,6 +39,13 @@ def request_cherry_pick(
             "back. Nothing was changed."
         )
     plan = plan_picks(deps, backup_branch=incident.backup_branch, commits=commits)
+    return store_picks(deps, incident, plan, actor=actor, surface=surface)
+
+
+def store_picks(
+    deps: Deps, incident: Incident, plan: CherryPickPlan, *, actor: str, surface: str
+) -> PickProposal:
+    """Keep a planned cherry-pick for an orchestrator's approval (replacing an older one)."""
     expiry = timedelta(minutes=deps.settings.config.slack.approval_expiry_min)
     record = deps.store.propose_plan(
         incident_id=incident.id,
@@ -77,11 +84,8 @@ def plan_picks(deps: Deps, *, backup_branch: str, commits: tuple[str, ...]) -> C
     )
 
 
-def picks_moved(deps: Deps, plan: CherryPickPlan) -> str | None:
-    """Planning again gives another fingerprint when HEAD, the remote or the backup moved."""
-    again = plan_picks(
-        deps, backup_branch=plan.backup_branch, commits=tuple(c.sha for c in plan.commits)
-    )
+def picks_moved(plan: CherryPickPlan, again: CherryPickPlan) -> str | None:
+    """What moved between two plans of the same picks, or None when they are the same."""
     if again.fingerprint == plan.fingerprint:
         return None
     if again.head_sha != plan.head_sha:
