@@ -81,7 +81,9 @@ class LocalSlack:
         self.sender.close()
         if self.scheduler is not None:
             self.scheduler.stop()
-        self._server.close()
+        # Closed from inside its own loop: closing the sockets from this thread raced the
+        # loop's select() on them (EBADF in the server thread).
+        self._server.trigger.pull_trigger(self._server.close)  # type: ignore[union-attr]
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.deps.close()
