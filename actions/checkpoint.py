@@ -15,20 +15,6 @@ from dataclasses import dataclass, replace
 
 import git
 
-from actions.checkpoint_git import (
-    NETWORK_ENV,
-    UNDO_TIMEOUT_S,
-    Deadline,
-    OutOfTime,
-    checkpoint_lock,
-    git_ok,
-    identity_config,
-    index_digest,
-    parse_porcelain,
-    rejection_reason,
-    run_git,
-    save_index,
-)
 from actions.checkpoint_list import (
     CheckpointInfo,
     list_checkpoints,
@@ -44,7 +30,20 @@ from actions.checkpoint_names import (
 )
 from actions.checkpoint_precheck import precheck
 from actions.checkpoint_undo import Progress, describe_state, undo
-from actions.errors import GitError, InputError
+from actions.errors import GitError, InputError, OutOfTime
+from actions.gitrun import (
+    NETWORK_ENV,
+    UNDO_TIMEOUT_S,
+    Deadline,
+    checkpoint_lock,
+    git_ok,
+    identity_config,
+    index_digest,
+    parse_porcelain,
+    rejection_reason,
+    run_git,
+    save_index,
+)
 from actions.refs import require_ref_name
 
 __all__ = [

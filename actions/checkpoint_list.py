@@ -13,9 +13,9 @@ from datetime import datetime
 
 import git
 
-from actions.checkpoint_git import NETWORK_ENV, Deadline, run_git
 from actions.errors import GitError
 from actions.git import checkpoint_tag_patterns, list_checkpoint_tags
+from actions.gitrun import NETWORK_ENV, Deadline, run_git
 from actions.refs import require_ref_name
 
 

@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import git
 
-from actions.checkpoint_git import NETWORK_ENV, Deadline, GitCall, git_ok, run_git
 from actions.errors import GitError
-from actions.git import operation_in_progress
+from actions.git import require_no_operation
+from actions.gitrun import NETWORK_ENV, Deadline, GitCall, git_ok, run_git
 
 _NOTHING = "Nothing was changed."
-_ABORT_HINTS = {
-    "merge": "git merge --abort",
-    "rebase": "git rebase --abort",
-    "cherry-pick": "git cherry-pick --abort",
-    "revert": "git revert --abort",
-    "bisect": "git bisect reset",
-}
 
 
 def precheck(repo: git.Repo, *, remote: str, branch: str, tag: str, deadline: Deadline) -> str:
@@ -71,12 +64,7 @@ def _check_on_branch(repo: git.Repo, branch: str, deadline: Deadline) -> str:
 
 
 def _check_no_operation(repo: git.Repo, deadline: Deadline) -> None:
-    operation = operation_in_progress(repo)
-    if operation is not None:
-        raise GitError(
-            f"A {operation} is in progress in the working copy. {_NOTHING} Finish it, or "
-            f"abort it with `{_ABORT_HINTS.get(operation, 'git status')}`, then try again."
-        )
+    require_no_operation(repo, _NOTHING)
     unmerged = git_ok(repo, ["ls-files", "--unmerged", "-z"], deadline.left("reading the index"))
     if unmerged:
         paths = {entry.split("\t", 1)[-1] for entry in unmerged.split("\x00") if entry}

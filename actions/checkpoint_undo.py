@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import git
 
-from actions.checkpoint_git import UNDO_TIMEOUT_S, IndexCopy, restore_index, run_git
+from actions.gitrun import UNDO_TIMEOUT_S, IndexCopy, restore_index, run_git
 
 
 @dataclass

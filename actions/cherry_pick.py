@@ -16,17 +16,16 @@ from dataclasses import dataclass
 
 import git
 
-from actions.checkpoint_git import (
+from actions.errors import GitError, InputError, OutOfTime
+from actions.git import operation_in_progress, require_no_operation
+from actions.gitrun import (
     UNDO_TIMEOUT_S,
     Deadline,
     GitCall,
-    OutOfTime,
     git_ok,
     identity_config,
     run_git,
 )
-from actions.errors import GitError, InputError
-from actions.git import operation_in_progress
 from actions.refs import require_ref_name
 from actions.rollback_git import (
     NOTHING,
@@ -35,7 +34,6 @@ from actions.rollback_git import (
     local_ref,
     remote_branch_head,
     require_commit_id,
-    require_no_operation,
     require_on_branch,
     result_within,
     short,

@@ -8,7 +8,8 @@ ephemeral message from ``user_message``; nothing else about the failure is shown
      ├── ConfigError        the config file or environment is unusable (start-up stops)
      ├── InputError         something a person typed is not valid (nothing was changed)
      ├── GitError           a git operation failed
-     │    └── RefNameError  a ref name from outside does not pass git's rules
+     │    ├── RefNameError  a ref name from outside does not pass git's rules
+     │    └── OutOfTime     an operation's time budget ran out before a step could start
      └── StoreError         the store could not be read or written
           └── StoreBusyError  another writer held the database past the busy timeout
 """
@@ -45,6 +46,10 @@ class GitError(RollbackBotError):
 
 class RefNameError(GitError):
     """A ref name (tag, branch, commit-ish) from outside was refused before it reached git."""
+
+
+class OutOfTime(GitError):
+    """The operation's time budget was spent before a step could start."""
 
 
 class StoreError(RollbackBotError):

@@ -127,6 +127,16 @@ def list_checkpoint_tags(
     return tuple(tags)
 
 
+#: How to end each half-done operation, for the refusal that names it.
+ABORT_HINTS = {
+    "merge": "git merge --abort",
+    "rebase": "git rebase --abort",
+    "cherry-pick": "git cherry-pick --abort",
+    "revert": "git revert --abort",
+    "bisect": "git bisect reset",
+}
+
+
 def operation_in_progress(repo: git.Repo) -> str | None:
     """A merge, rebase, cherry-pick, revert or bisect left half-done in the working copy."""
     git_dir = Path(repo.git_dir)
@@ -142,6 +152,16 @@ def operation_in_progress(repo: git.Repo) -> str | None:
         if (git_dir / marker).exists():
             return name
     return None
+
+
+def require_no_operation(repo: git.Repo, consequence: str) -> None:
+    """A half-done merge, rebase, cherry-pick, revert or bisect: GitError saying how to end it."""
+    operation = operation_in_progress(repo)
+    if operation is not None:
+        raise GitError(
+            f"A {operation} is in progress in the working copy. {consequence} Finish it, or "
+            f"abort it with `{ABORT_HINTS.get(operation, 'git status')}`, then try again."
+        )
 
 
 def _current_branch(repo: git.Repo, timeout_s: float) -> str | None:

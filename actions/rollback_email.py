@@ -11,8 +11,8 @@ import re
 
 import git
 
-from actions.checkpoint_git import Deadline, run_git
 from actions.errors import GitError
+from actions.gitrun import Deadline, run_git
 from actions.refs import require_ref_name
 
 _REFUSED = "No rollback was planned and nothing was changed."

@@ -19,9 +19,8 @@ from typing import TypeVar
 
 import git
 
-from actions.checkpoint_git import NETWORK_ENV, Deadline, OutOfTime, git_ok, run_git
-from actions.errors import GitError, InputError, RefNameError
-from actions.git import operation_in_progress
+from actions.errors import GitError, InputError, OutOfTime, RefNameError
+from actions.gitrun import NETWORK_ENV, Deadline, git_ok, run_git
 
 T = TypeVar("T")
 NOTHING = "Nothing was changed."
@@ -30,13 +29,6 @@ _GRACE_S = 5.0
 # Full object ids only: what the plan recorded, never an abbreviation that could grow ambiguous.
 _FULL_ID_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _UNMERGED = frozenset({"DD", "AU", "UD", "UA", "DU", "AA", "UU"})
-ABORT_HINTS = {
-    "merge": "git merge --abort",
-    "rebase": "git rebase --abort",
-    "cherry-pick": "git cherry-pick --abort",
-    "revert": "git revert --abort",
-    "bisect": "git bisect reset",
-}
 
 
 def result_within(future: Future[T], deadline: Deadline) -> T:
@@ -110,16 +102,6 @@ def require_on_branch(repo: git.Repo, branch: str, deadline: Deadline, consequen
     if head is None:
         raise GitError(f"{branch} has no commits yet. {consequence}")
     return head
-
-
-def require_no_operation(repo: git.Repo, consequence: str) -> None:
-    """A half-done merge, rebase, cherry-pick, revert or bisect: GitError saying how to end it."""
-    operation = operation_in_progress(repo)
-    if operation is not None:
-        raise GitError(
-            f"A {operation} is in progress in the working copy. {consequence} Finish it, or "
-            f"abort it with `{ABORT_HINTS.get(operation, 'git status')}`, then try again."
-        )
 
 
 def remote_branch_head(repo: git.Repo, remote: str, ref: str, deadline: Deadline) -> str | None:

@@ -15,9 +15,9 @@ from datetime import datetime
 
 import git
 
-from actions.checkpoint_git import Deadline, OutOfTime, git_ok, run_git
-from actions.errors import GitError
-from actions.git import checkpoint_tag_patterns, operation_in_progress
+from actions.errors import GitError, OutOfTime
+from actions.git import checkpoint_tag_patterns, operation_in_progress, require_no_operation
+from actions.gitrun import Deadline, git_ok, run_git
 from actions.refs import require_ref_name
 from actions.rollback_email import find_commit_before_email_removal
 from actions.rollback_git import (
@@ -26,7 +26,6 @@ from actions.rollback_git import (
     head_and_branch,
     is_ancestor,
     remote_branch_head,
-    require_no_operation,
     require_on_branch,
     result_within,
     short,

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import git
 
-from actions.checkpoint_git import (
+from actions.errors import GitError, OutOfTime
+from actions.gitrun import (
     NETWORK_ENV,
     UNDO_TIMEOUT_S,
     Deadline,
     GitCall,
-    OutOfTime,
     PushedRef,
     parse_porcelain,
     rejection_reason,
     run_git,
 )
-from actions.errors import GitError
 from actions.refs import require_ref_name
 from actions.rollback_git import remote_branch_head, require_commit_id, short
 

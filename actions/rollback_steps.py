@@ -15,15 +15,15 @@ from datetime import datetime
 
 import git
 
-from actions.checkpoint_git import (
+from actions.errors import GitError, InputError, OutOfTime
+from actions.git import require_no_operation
+from actions.gitrun import (
     DEFAULT_EMAIL,
     DEFAULT_NAME,
     Deadline,
-    OutOfTime,
     git_ok,
     run_git,
 )
-from actions.errors import GitError, InputError
 from actions.refs import require_ref_name
 from actions.rollback_caches import clear_caches
 from actions.rollback_git import (
@@ -34,7 +34,6 @@ from actions.rollback_git import (
     is_ancestor,
     local_ref,
     require_commit_id,
-    require_no_operation,
     require_on_branch,
     result_within,
     short,

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.demo_sandbox import build_sandbox, free_port
-from bot.emulator import SlackEmulator, SlackSender
+from bot.local.demo.sandbox import build_sandbox, free_port
+from bot.local.emulator import SlackEmulator, SlackSender
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
 from harness import HOST, SIGNING_SECRET, BenchError, Server, percentile, server_env  # isort: skip

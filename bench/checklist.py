@@ -22,9 +22,9 @@ from pathlib import Path
 
 import httpx
 
-from actions.checklist import Check, run_checklist
-from actions.checks import CheckResult
-from actions.http_checks import check_endpoint
+from actions.checks.checklist import Check, run_checklist
+from actions.checks.http import check_endpoint
+from actions.checks.result import CheckResult
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
 from harness import BenchError, bounded_int, percentile  # isort: skip

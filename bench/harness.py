@@ -25,7 +25,7 @@ from typing import IO
 
 import httpx
 
-from bot.emulator import SlackEmulator
+from bot.local.emulator import SlackEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

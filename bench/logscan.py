@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from actions.logscan import LogScan, log_end_offset, scan_log
+from actions.checks.logscan import LogScan, log_end_offset, scan_log
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
 from harness import BenchError, bounded_int, percentile, run_in_temp_folder  # isort: skip

@@ -12,16 +12,16 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.commands import register_commands
 from bot.deps import Deps
 from bot.errors import handle_listener_error
-from bot.home import register_home
-from bot.incidents import announce_interrupted
-from bot.interactions import register_interactions
 from bot.jobs import build_jobs, ensure_timers
+from bot.listeners.checkpoint import register_interactions
+from bot.listeners.commands import register_commands
+from bot.listeners.home import register_home
+from bot.listeners.rollback import register_rollback_buttons
 from bot.middleware import install_middleware
-from bot.rollback_buttons import register_rollback_buttons
 from bot.scheduler import Scheduler
+from bot.slack.cards import announce_interrupted
 
 WEB_API_TIMEOUT_S = 15
 

@@ -202,7 +202,7 @@ def _offline_deps(config_path: Path) -> Deps:
 
 
 def _print(message: dict[str, object]) -> None:
-    from bot.textblocks import render_message
+    from bot.terminal.render import render_message
 
     lines, _ = render_message(message)
     print("\n".join(lines))
@@ -210,7 +210,7 @@ def _print(message: dict[str, object]) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     from bot.flows.status import collect_status
-    from bot.views import build_status_view
+    from bot.views.blocks import build_status_view
 
     deps = _offline_deps(args.config)
     try:
@@ -223,8 +223,8 @@ def _status(args: argparse.Namespace) -> int:
 
 def _checkpoint(args: argparse.Namespace) -> int:
     from bot import grammar
-    from bot.checkpoint_views import build_checkpoint_list_view, build_checkpoint_outcome_view
     from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
+    from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
 
     # The same grammar as /checkpoint, so the terminal accepts exactly what Slack does.
     parsed = grammar.parse("/checkpoint", " ".join([*args.words, args.message]).strip())
@@ -259,7 +259,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from bot import terminal_rollback as terminal
+    from bot.terminal import rollback as terminal
 
     try:
         if (args.yes or args.approve_anyway) and args.to is None:
@@ -314,13 +314,13 @@ def _os_actor() -> str:
 
 def _shell(args: argparse.Namespace) -> int:
     from bot.config import load_config
-    from bot.shell import run_console
+    from bot.local.console import run_console
 
     return run_console(load_config(args.config), user=args.user, environ=os.environ)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.local.demo.run import run_demo
 
     return run_demo(directory=args.dir, user=args.user, environ=os.environ)
 

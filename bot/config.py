@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from actions.checks import FlowStep
+from actions.checks.result import FlowStep
 from actions.errors import ConfigError
 from actions.refs import is_valid_branch_name
 from bot.configsection import Section

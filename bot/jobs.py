@@ -14,12 +14,12 @@ from slack_sdk import WebClient
 
 from actions.errors import GitError
 from actions.git import list_checkpoint_tags, open_repo
-from bot.checklist_views import build_verdict_change_view
-from bot.checkpoint_views import build_checkpoint_due_view
 from bot.deps import Deps
 from bot.flows.checkpoint import CheckpointRequest, checkpoint_list
 from bot.flows.validation import run_validation
 from bot.scheduler import Job
+from bot.views.checkpoint import build_checkpoint_due_view
+from bot.views.validation import build_verdict_change_view
 from store import Timer
 from store.timers import next_slot
 

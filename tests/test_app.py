@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config import Config
-from bot.emulator import Message, SlackEmulator
 from bot.ids import SlashCommand
-from bot.localslack import LocalSlack
+from bot.local.emulator import Message, SlackEmulator
+from bot.local.loopback import LocalSlack
 from store import IncidentState
 
 
@@ -87,7 +87,7 @@ def test_unexpected_failure_gets_reference_and_is_logged(
     def broken(_deps: object) -> object:
         raise RuntimeError("disk on fire xoxb-leaked-token")
 
-    monkeypatch.setattr("bot.commands.collect_status", broken)
+    monkeypatch.setattr("bot.listeners.commands.collect_status", broken)
     with caplog.at_level(logging.ERROR, logger="rollback_bot.errors"):
         sent = local.sender.slash_command("/rollback", "status", user_id="U0ENG")
         reply = _reply(local.emulator)[0]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.auth import is_orchestrator
-from bot.emulator import SlackEmulator
+from bot.local.emulator import SlackEmulator
+from bot.slack.orchestrators import is_orchestrator
 
 
 def test_is_orchestrator_by_user_id_and_by_user_group() -> None:

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from actions.checklist import Check, ChecklistResult, run_checklist
-from actions.checks import CheckResult
-from actions.http_checks import check_endpoint
+from actions.checks.checklist import Check, ChecklistResult, run_checklist
+from actions.checks.http import check_endpoint
+from actions.checks.result import CheckResult
 from tests.httpservers import serve
 
 # Upper bound on any wait inside a check, so a test that goes wrong still ends.

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, load_config
-from bot.emulator import Message, SlackEmulator
 from bot.jobs import build_jobs, ensure_timers
-from bot.localslack import LocalSlack
+from bot.local.emulator import Message, SlackEmulator
+from bot.local.loopback import LocalSlack
 from bot.scheduler import Scheduler
 from store import SqliteStore
 from tests.gitrepo import BRANCH, git

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from git import Repo
 
-from actions.checkpoint_git import GitCall, run_git
 from actions.cherry_pick import (
     CherryPickPlan,
     PickedCommit,
@@ -27,6 +26,7 @@ from actions.cherry_pick import (
     plan_cherry_pick,
 )
 from actions.errors import GitError, InputError, RefNameError
+from actions.gitrun import GitCall, run_git
 from actions.rollback_push import push_with_lease
 from tests.checkpointhelp import no_global_git_config as no_global_git_config
 from tests.gitrepo import (

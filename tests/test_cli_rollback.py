@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo_sandbox import (
+from bot.local.demo.sandbox import (
     PHASE_BRANCH,
     TAG_T4,
     TAG_T8,

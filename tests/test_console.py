@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from bot.config import Config
-from bot.shell import run_console
+from bot.local.console import run_console
 from tests.servehelp import bot_env, run_cli
 
 
@@ -81,8 +81,8 @@ def test_terminal_status_prints_report_and_records_os_user(config_path: Path) ->
 def test_console_presses_buttons_and_indents_threads(config: Config) -> None:
     from typing import Any
 
-    from bot.localslack import LocalSlack
-    from bot.shell import Console
+    from bot.local.console import Console
+    from bot.local.loopback import LocalSlack
 
     out = io.StringIO()
     with LocalSlack(config, environ={}) as local:

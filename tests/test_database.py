@@ -1,4 +1,4 @@
-"""actions.database: the probe and slow queries against a real PostgreSQL 15 (tests/pgserver.py)."""
+"""actions.checks.database: the probe and slow queries against a real PostgreSQL 15 (tests/pgserver.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from actions.database import (
+from actions.checks.database import (
     NOT_INSTALLED,
     SlowQueries,
     SlowQuery,

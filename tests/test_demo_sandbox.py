@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo_sandbox import (
+from bot.local.demo.sandbox import (
     PHASE1_BRANCH,
     PHASE_BRANCH,
     SERVICE_SCRIPT,

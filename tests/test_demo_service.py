@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.demo_control import PIDFILE_NAME
-from bot.demo_sandbox import (
+from bot.local.demo.control import PIDFILE_NAME
+from bot.local.demo.sandbox import (
     TAG_T8,
     Sandbox,
     SandboxError,
@@ -41,7 +41,7 @@ def instances(repo: Path) -> list[int]:
             state != "Z"
             and b"serve" in args
             and str(repo).encode() in args
-            and any(a.endswith(b"demo_service.py") for a in args)
+            and any(a.endswith(b"demo/service.py") for a in args)
         ):
             found.append(int(entry.name))
     return found

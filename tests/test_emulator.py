@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from bot.emulator import SlackEmulator
+from bot.local.emulator import SlackEmulator
 
 CHANNEL = "C0INCIDENTS"
 MODAL: dict[str, Any] = {

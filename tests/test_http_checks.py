@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from actions.http_checks import (
+from actions.checks.http import (
     FlowStep,
     check_endpoint,
     check_flow,

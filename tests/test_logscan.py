@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actions.logscan import LogScan, check_log, log_end_offset, scan_log
+from actions.checks.logscan import LogScan, check_log, log_end_offset, scan_log
 
 
 def _append(path: Path, text: str | bytes) -> int:

@@ -1,4 +1,4 @@
-"""actions.migrations: drizzle-style applied migrations against the phase's files, real PostgreSQL."""
+"""actions.checks.app_migrations: drizzle-style applied migrations against the phase's files, real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from actions.errors import InputError
-from actions.migrations import (
+from actions.checks.app_migrations import (
     DEFAULT_TABLE,
     AppliedMigration,
     MigrationReport,
@@ -21,6 +20,7 @@ from actions.migrations import (
     parse_table_name,
     read_applied_migrations,
 )
+from actions.errors import InputError
 from tests.pgserver import PgServer, database_of, free_port
 
 DRIZZLE_SCHEMA = (

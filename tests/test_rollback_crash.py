@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from bot.config import load_config
-from bot.demo_sandbox import (
+from bot.flows.run_steps import STEP_NAMES
+from bot.local.demo.sandbox import (
     ORCHESTRATOR,
     PHASE_BRANCH,
     TAG_T8,
@@ -28,8 +29,7 @@ from bot.demo_sandbox import (
     start_service,
     stop_service,
 )
-from bot.emulator import Message, SlackEmulator, SlackSender
-from bot.flows.run_steps import STEP_NAMES
+from bot.local.emulator import Message, SlackEmulator, SlackSender
 from store import Incident, IncidentState, JournalEntry, Lock, Plan, PlanState, SqliteStore
 from tests.conftest import SIGNING_SECRET
 from tests.gitrepo import git

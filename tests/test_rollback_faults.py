@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.demo_sandbox import (
+from bot.local.demo.sandbox import (
     PHASE1_BRANCH,
     TAG_T4,
     TAG_T8,
@@ -28,8 +28,8 @@ from bot.demo_sandbox import (
     start_service,
     stop_service,
 )
-from bot.emulator import Message, SlackEmulator
-from bot.localslack import LocalSlack
+from bot.local.emulator import Message, SlackEmulator
+from bot.local.loopback import LocalSlack
 from store import Incident, IncidentState, Plan, PlanState
 from tests.gitrepo import git, install_hook, push_from, show_file
 from tests.servehelp import free_port

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from bot.config import load_config
-from bot.demo_sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
-from bot.emulator import Message, SlackEmulator
 from bot.flows.run_steps import STEP_NAMES
-from bot.localslack import LocalSlack
+from bot.local.demo.sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
+from bot.local.emulator import Message, SlackEmulator
+from bot.local.loopback import LocalSlack
 from store import IncidentState, PlanState
 from tests.gitrepo import git
 from tests.servehelp import free_port

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from git import Repo
 
-from actions.checkpoint_git import GitCall, run_git
 from actions.errors import GitError
+from actions.gitrun import GitCall, run_git
 from actions.rollback_steps import create_backup_branch, push_backup_branch
 from tests.checkpointhelp import make_changes
 from tests.checkpointhelp import no_global_git_config as no_global_git_config

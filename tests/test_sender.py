@@ -21,7 +21,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from bot.emulator import SlackEmulator, SlackSender, encode_form
+from bot.local.emulator import SlackEmulator, SlackSender, encode_form
 from bot.signing import sign, verify
 
 SECRET = "test-signing-secret"

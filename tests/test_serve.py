@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.deps import AFTER_ACK_WORKERS
-from bot.emulator import SentRequest, SlackEmulator, SlackSender
+from bot.local.emulator import SentRequest, SlackEmulator, SlackSender
 from bot.signing import sign
 from store import SqliteStore
 from tests.conftest import SIGNING_SECRET

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actions.service import (
+from actions.checks.service import (
     restart_service,
     run_command,
     run_validate_command,

@@ -10,11 +10,11 @@ import pytest
 
 from bot.app import create_app
 from bot.config import load_config
-from bot.demo_sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
 from bot.deps import Deps
-from bot.emulator import Message, SlackEmulator
 from bot.jobs import VALIDATION_TIMER, build_jobs, ensure_timers
-from bot.localslack import LocalSlack
+from bot.local.demo.sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
+from bot.local.emulator import Message, SlackEmulator
+from bot.local.loopback import LocalSlack
 from bot.scheduler import Scheduler
 from store import SqliteStore
 from tests.conftest import make_settings

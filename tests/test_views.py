@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from actions.git import CheckpointTag, RepoStatus
 from bot.flows.status import StatusReport
-from bot.textblocks import mrkdwn_to_text, render_message
-from bot.views import build_error_view, build_help_view, build_home_view, build_status_view
+from bot.terminal.render import mrkdwn_to_text, render_message
+from bot.views.blocks import build_error_view, build_help_view, build_home_view, build_status_view
 from store import Incident, IncidentState
 
 NOW = datetime(2025, 11, 21, 19, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from actions.checkpoint import (
     create_checkpoint,
     list_checkpoints_with_remote_status,
 )
-from actions.checks import CheckResult
+from actions.checks.result import CheckResult
 from actions.errors import GitError, InputError
 from actions.git import open_repo
 from bot.deps import Deps

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import git
 
-from actions.checks import CheckResult
+from actions.checks.result import CheckResult
 from actions.errors import RollbackBotError
 from actions.git import open_repo
 from actions.rollback_git import read_head

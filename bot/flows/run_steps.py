@@ -13,7 +13,7 @@ from typing import Any
 
 import git
 
-from actions.checks import CheckResult
+from actions.checks.result import CheckResult
 from actions.cherry_pick import CherryPickPlan, apply_cherry_pick
 from actions.errors import GitError
 from actions.rollback_plan import RollbackPlan, verify_plan

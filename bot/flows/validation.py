@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from actions.checklist import Check, ChecklistResult, run_checklist
-from actions.checks import CheckResult
-from actions.database import find_slow_queries, probe_database, slow_queries_check
-from actions.http_checks import check_endpoint, check_flow, check_frontend, check_health
-from actions.logscan import check_log, log_end_offset, scan_log
-from actions.migrations import compare_migrations, migrations_check
-from actions.service import restart_service, run_validate_command
+from actions.checks.app_migrations import compare_migrations, migrations_check
+from actions.checks.checklist import Check, ChecklistResult, run_checklist
+from actions.checks.database import find_slow_queries, probe_database, slow_queries_check
+from actions.checks.http import check_endpoint, check_flow, check_frontend, check_health
+from actions.checks.logscan import check_log, log_end_offset, scan_log
+from actions.checks.result import CheckResult
+from actions.checks.service import restart_service, run_validate_command
 from bot.config import ChecksConfig, FlowCheck
 from bot.deps import Deps
 

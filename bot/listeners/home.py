@@ -1,0 +1,32 @@
+"""App Home: the dashboard a stakeholder sees when they open the bot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.afterack import after_ack
+from bot.deps import Deps
+from bot.errors import reporting_errors
+from bot.flows.status import collect_status
+from bot.views.blocks import build_home_view
+
+
+def register_home(app: App) -> None:
+    app.event("app_home_opened")(reporting_errors(handle_home_opened))
+
+
+def handle_home_opened(
+    body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    # Bolt acknowledges events itself when this returns; the tab has only a "home" variant.
+    if event.get("tab", "home") != "home":
+        return
+
+    def publish(deps: Deps) -> None:
+        view = build_home_view(collect_status(deps))
+        client.views_publish(user_id=event["user"], view=view)
+
+    after_ack(context, body, None, publish)

@@ -1,0 +1,132 @@
+"""Block Kit for checkpoints: created, refused (with the orchestrator's override), due, listed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from actions.checkpoint import CheckpointInfo
+from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
+from bot.ids import ActionId, BlockId
+from bot.views.blocks import Message, age, button, confirm, context, escape, header, section
+from bot.views.validation import build_checklist_view
+
+LIST_LIMIT = 25
+
+
+def build_checkpoint_done_view(outcome: CheckpointOutcome, *, requested_by: str) -> Message:
+    result = outcome.result
+    assert result is not None
+    names = outcome.names
+    if result.committed:
+        paths = "\n".join(escape(path) for path in result.committed_paths[:15])
+        more = len(result.committed_paths) - 15
+        committed = (
+            f"Committed `{result.commit[:10]}` {escape(names.commit_message)}\n```{paths}```"
+        )
+        if more > 0:
+            committed += f"\n…and {more} more"
+    else:
+        committed = f"Nothing to commit; tagged HEAD `{result.commit[:10]}`."
+    forced = (
+        f"\n:warning: Forced past a failing checklist by <@{outcome.forced_by}>."
+        if outcome.forced_by
+        else ""
+    )
+    verdict = "healthy" if outcome.validation.ok else "NOT healthy"
+    blocks = [
+        header(f"Checkpoint {names.label}"),
+        section(f":label: `{escape(names.tag)}`: {escape(names.tag_message)}\n{committed}"),
+        section(f":arrow_up: {escape(result.push_summary)}"),
+        context(
+            f"Validation before the checkpoint: {verdict} "
+            f"({len(outcome.validation.checklist.results)} checks). Requested by <@{requested_by}>."
+            f"{forced}"
+        ),
+    ]
+    return {"text": f"Checkpoint {names.tag} created at {result.commit[:10]}", "blocks": blocks}
+
+
+def build_checkpoint_refused_view(
+    outcome: CheckpointOutcome, request: CheckpointRequest, *, requested_by: str
+) -> Message:
+    checklist = outcome.validation.checklist
+    message = build_checklist_view(
+        checklist.results,
+        duration_s=checklist.duration_s,
+        requested_by=requested_by,
+        diagnostics=outcome.validation.diagnostics,
+    )
+    failing = ", ".join(escape(r.name) for r in checklist.failing)
+    intro = section(
+        f":no_entry: *Checkpoint {escape(outcome.names.tag)} refused*: the checklist fails "
+        f"({failing}). A checkpoint marks a state to roll back to, so it must be healthy."
+    )
+    force = button(
+        "Force checkpoint",
+        ActionId.CHECKPOINT_FORCE,
+        request.as_value(),
+        style="danger",
+        confirm=confirm(
+            "Checkpoint a failing service?",
+            f"Tag {outcome.names.tag} although {len(checklist.failing)} checks fail. "
+            "Your name is recorded with it.",
+            "Force checkpoint",
+        ),
+    )
+    message["blocks"] = [
+        intro,
+        *message["blocks"][1:],
+        {"type": "actions", "block_id": BlockId.CHECKPOINT_ACTIONS.value, "elements": [force]},
+        context("Only an orchestrator can force it."),
+    ][:50]
+    message["text"] = f"Checkpoint {outcome.names.tag} refused: the checklist fails ({failing})"
+    return message
+
+
+def build_checkpoint_outcome_view(
+    outcome: CheckpointOutcome, request: CheckpointRequest, *, requested_by: str
+) -> Message:
+    """The created card, or the refusal with its override, whichever happened."""
+    if outcome.refused:
+        return build_checkpoint_refused_view(outcome, request, requested_by=requested_by)
+    return build_checkpoint_done_view(outcome, requested_by=requested_by)
+
+
+def build_checkpoint_due_view(label: str, request: CheckpointRequest) -> Message:
+    create = button(
+        "Create checkpoint", ActionId.CHECKPOINT_CREATE, request.as_value(), style="primary"
+    )
+    return {
+        "text": f"Checkpoint {label} is due",
+        "blocks": [
+            section(
+                f":alarm_clock: *Checkpoint {escape(label)} is due.* "
+                "The validation checklist runs first."
+            ),
+            {"type": "actions", "block_id": BlockId.CHECKPOINT_ACTIONS.value, "elements": [create]},
+        ],
+    }
+
+
+def build_checkpoint_list_view(
+    infos: Sequence[CheckpointInfo], *, remote: str, remote_problem: str | None, now: datetime
+) -> Message:
+    if not infos:
+        body = "No checkpoint tags yet. `/checkpoint T+4h <message>` creates the first."
+    else:
+        lines = [
+            f"• `{escape(info.tag)}` `{info.commit[:10]}` {age(info.created_at, now)}, "
+            f"{escape(info.message)}"
+            + ("" if info.on_remote else f" :warning: not on {escape(remote)}")
+            for info in infos[:LIST_LIMIT]
+        ]
+        if len(infos) > LIST_LIMIT:
+            lines.append(f"…and {len(infos) - LIST_LIMIT} older")
+        body = "\n".join(lines)
+    blocks = [header("Checkpoints"), section(body)]
+    if remote_problem:
+        blocks.append(
+            context(f":warning: Could not ask {escape(remote)}: {escape(remote_problem)}")
+        )
+    return {"text": f"{len(infos)} checkpoints", "blocks": blocks}
