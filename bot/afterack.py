@@ -21,6 +21,7 @@ from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps, deps_of
 from bot.errors import handle_listener_error
+from store import Surface, TimelineAction
 
 log = logging.getLogger("rollback_bot.after_ack")
 
@@ -44,7 +45,9 @@ def _run(deps: Deps, body: dict[str, Any], respond: Respond | None, job: Job) ->
         audit = audit_record(body)
         if audit is not None:
             actor, action, details = audit
-            deps.store.append_event(actor=actor, surface="slack", action=action, details=details)
+            deps.store.append_event(
+                actor=actor, surface=Surface.SLACK, action=action, details=details
+            )
         job(deps)
     except Exception as error:
         handle_listener_error(error, body, respond)
@@ -72,7 +75,7 @@ def actor_of(body: Mapping[str, Any]) -> str | None:
     return str(user_id) if user_id else None
 
 
-def audit_record(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+def audit_record(body: Mapping[str, Any]) -> tuple[str, TimelineAction, dict[str, Any]] | None:
     """(actor, action, details) for the timeline, or None for what is not a person's action."""
     actor = actor_of(body)
     if actor is None:
@@ -83,7 +86,7 @@ def audit_record(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | N
             "text": body.get("text", ""),
             "channel": body.get("channel_id"),
         }
-        return actor, "slash_command", details
+        return actor, TimelineAction.SLASH_COMMAND, details
     if body.get("type") == "block_actions":
         action = (body.get("actions") or [{}])[0]
         channel = (body.get("channel") or {}).get("id")
@@ -92,7 +95,11 @@ def audit_record(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | N
             "value": action.get("value"),
             "channel": channel,
         }
-        return actor, "button", details
+        return actor, TimelineAction.BUTTON, details
     if body.get("type") == "view_submission":
-        return actor, "modal_submit", {"callback_id": (body.get("view") or {}).get("callback_id")}
+        return (
+            actor,
+            TimelineAction.MODAL_SUBMIT,
+            {"callback_id": (body.get("view") or {}).get("callback_id")},
+        )
     return None

@@ -1,7 +1,7 @@
 """The app factory: one Bolt ``App`` with every listener, middleware and the error handler.
 
 Kept thin on purpose: what the bot does lives in flows and actions; this file only wires the
-surfaces (commands, home) to them.
+listeners (:mod:`bot.listeners`) to them.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot import listeners
 from bot.deps import Deps
 from bot.errors import handle_listener_error
 from bot.jobs import build_jobs, ensure_timers
-from bot.listeners.checkpoint import register_interactions
-from bot.listeners.commands import register_commands
-from bot.listeners.home import register_home
-from bot.listeners.rollback import register_rollback_buttons
 from bot.middleware import install_middleware
 from bot.scheduler import Scheduler
 from bot.slack.cards import announce_interrupted
@@ -60,10 +57,7 @@ def create_app(
         logger=bolt_logger,
     )
     install_middleware(app, deps)
-    register_commands(app)
-    register_home(app)
-    register_interactions(app)
-    register_rollback_buttons(app)
+    listeners.register(app)
     app.error(handle_listener_error)
     return app
 

@@ -21,7 +21,7 @@ from actions.errors import ConfigError, InputError, RefNameError, RollbackBotErr
 from bot.deps import Deps
 from bot.logs import configure_logging
 from bot.settings import Secret, load_settings
-from store import SqliteStore
+from store import SqliteStore, Surface, TimelineAction
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -210,11 +210,13 @@ def _print(message: dict[str, object]) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     from bot.flows.status import collect_status
-    from bot.views.blocks import build_status_view
+    from bot.views.status import build_status_view
 
     deps = _offline_deps(args.config)
     try:
-        deps.store.append_event(actor=_os_actor(), surface="terminal", action="status")
+        deps.store.append_event(
+            actor=_os_actor(), surface=Surface.TERMINAL, action=TimelineAction.STATUS
+        )
         _print(build_status_view(collect_status(deps)))
     finally:
         deps.close()
@@ -247,9 +249,9 @@ def _checkpoint(args: argparse.Namespace) -> int:
         request = CheckpointRequest(kind=parsed.kind, hours=parsed.hours, message=parsed.message)
         forced_by = actor if args.override_failing_checks else None
         outcome = take_checkpoint(
-            deps, request, actor=actor, surface="terminal", forced_by=forced_by
+            deps, request, actor=actor, surface=Surface.TERMINAL, forced_by=forced_by
         )
-        _print(build_checkpoint_outcome_view(outcome, request, requested_by=actor))
+        _print(build_checkpoint_outcome_view(outcome, requested_by=actor))
         if outcome.refused:
             print("Refused: fix the failing checks, or pass --override-failing-checks.")
             return 1

@@ -20,7 +20,7 @@ from typing import Any
 from slack_bolt.context.respond import Respond
 
 from actions.errors import InputError, RollbackBotError
-from bot.views.blocks import build_error_view
+from bot.views.errors import build_error_view
 
 log = logging.getLogger("rollback_bot.errors")
 

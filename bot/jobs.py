@@ -20,7 +20,7 @@ from bot.flows.validation import run_validation
 from bot.scheduler import Job
 from bot.views.checkpoint import build_checkpoint_due_view
 from bot.views.validation import build_verdict_change_view
-from store import Timer
+from store import Surface, Timer
 from store.timers import next_slot
 
 log = logging.getLogger("rollback_bot.jobs")
@@ -99,7 +99,7 @@ def run_continuous_validation(deps: Deps, client: WebClient) -> None:
     if not phase_is_active(deps):
         log.info("continuous validation skipped: the phase is not active")
         return
-    report = run_validation(deps, actor="scheduler", surface="scheduler")
+    report = run_validation(deps, actor="scheduler", surface=Surface.SCHEDULER)
     verdict = "pass" if report.ok else "fail"
     previous = deps.store.read_value(VERDICT_KEY)
     deps.store.write_value(VERDICT_KEY, verdict)

@@ -17,6 +17,8 @@ from store.models import (
     Lock,
     Plan,
     PlanState,
+    Surface,
+    TimelineAction,
     TimelineEvent,
     Timer,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "PlanState",
     "SqliteStore",
     "Store",
+    "Surface",
+    "TimelineAction",
     "TimelineEvent",
     "Timer",
 ]
@@ -47,8 +51,8 @@ class Store(Protocol):
         self,
         *,
         actor: str,
-        surface: str,
-        action: str,
+        surface: Surface,
+        action: TimelineAction,
         details: Mapping[str, Any] | None = None,
         incident_id: int | None = None,
     ) -> TimelineEvent: ...

@@ -8,6 +8,47 @@ from enum import StrEnum
 from typing import Any
 
 
+class TimelineAction(StrEnum):
+    """Every kind of entry the timeline holds: what happened, whoever did it.
+
+    The audit of a request (its command, button or modal) comes first; the flows add what the
+    request led to. Values are what the store keeps, so existing names never change.
+    """
+
+    # The audit of every request a person makes, recorded once after the delivery claim.
+    SLASH_COMMAND = "slash_command"
+    BUTTON = "button"
+    MODAL_SUBMIT = "modal_submit"
+    # A click refused before its flow ran: the clicker may not use that button.
+    PERMISSION_REFUSED = "permission_refused"
+    STATUS = "status"
+    VALIDATION = "validation"
+    CHECKPOINT = "checkpoint"
+    CHECKPOINT_REFUSED = "checkpoint_refused"
+    INCIDENT_OPENED = "incident_opened"
+    ROLLBACK_PLANNED = "rollback_planned"
+    CHERRY_PICK_PLANNED = "cherry_pick_planned"
+    APPROVAL_REFUSED = "approval_refused"
+    ROLLBACK_APPROVED = "rollback_approved"
+    CHERRY_PICK_APPROVED = "cherry_pick_approved"
+    ROLLBACK_REJECTED = "rollback_rejected"
+    ROLLBACK_STOPPED = "rollback_stopped"
+    ROLLBACK_INTERRUPTED = "rollback_interrupted"
+    ROLLBACK_RESUMED = "rollback_resumed"
+    ROLLBACK_ABORTED = "rollback_aborted"
+    ROLLBACK_DONE = "rollback_done"
+    CHERRY_PICK_DONE = "cherry_pick_done"
+
+
+class Surface(StrEnum):
+    """Where an action came from."""
+
+    SLACK = "slack"
+    TERMINAL = "terminal"  # an operator's shell, for when Slack is down; actor "os:<user>"
+    SCHEDULER = "scheduler"  # a timer of the bot's own
+    BOT = "bot"  # the bot acting on its own account (planning, recovery at start-up)
+
+
 class IncidentState(StrEnum):
     OPEN = "open"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -73,8 +114,8 @@ class TimelineEvent:
     id: int
     at: datetime
     actor: str
-    surface: str
-    action: str
+    surface: Surface
+    action: TimelineAction
     incident_id: int | None
     details: dict[str, Any]
 

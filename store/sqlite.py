@@ -28,7 +28,7 @@ from sqlite_utils import Database
 from actions.errors import StoreBusyError, StoreError
 from store.locks import LockStore
 from store.migrations import migrations
-from store.models import Incident, IncidentState, TimelineEvent
+from store.models import Incident, IncidentState, Surface, TimelineAction, TimelineEvent
 from store.plans import PlanStore
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
@@ -126,11 +126,13 @@ class SqliteStore(TimerStore, LockStore, PlanStore):
         self,
         *,
         actor: str,
-        surface: str,
-        action: str,
+        surface: Surface,
+        action: TimelineAction,
         details: Mapping[str, Any] | None = None,
         incident_id: int | None = None,
     ) -> TimelineEvent:
+        # Refuse a bare string that is no timeline action, rather than keep an entry no one reads.
+        action, surface = TimelineAction(action), Surface(surface)
         at = self._clock()
         encoded = to_json(details, secrets=self._secrets)
         with self._guard("write the timeline"):
@@ -138,7 +140,7 @@ class SqliteStore(TimerStore, LockStore, PlanStore):
             cursor = db.execute(
                 "INSERT INTO timeline (at, actor, surface, action, incident_id, details) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [stamp(at), actor, surface, action, incident_id, encoded],
+                [stamp(at), actor, surface.value, action.value, incident_id, encoded],
             )
         return TimelineEvent(
             id=int(cursor.lastrowid or 0),
@@ -270,8 +272,8 @@ def _event(row: Mapping[str, Any]) -> TimelineEvent:
         id=row["id"],
         at=parse_stamp(row["at"]),
         actor=row["actor"],
-        surface=row["surface"],
-        action=row["action"],
+        surface=Surface(row["surface"]),
+        action=TimelineAction(row["action"]),
         incident_id=row["incident_id"],
         details=json.loads(row["details"]),
     )

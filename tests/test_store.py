@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actions.errors import StoreBusyError
-from store import IncidentState, SqliteStore
+from store import IncidentState, SqliteStore, Surface, TimelineAction
 
 
 def test_store_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None:
@@ -55,12 +55,13 @@ def test_claim_delivery_concurrent_claims_have_one_winner(tmp_path: Path) -> Non
 
 
 def test_timeline_is_append_only_and_ordered(fresh_store: SqliteStore, tmp_path: Path) -> None:
-    for index in range(3):
+    actions = [TimelineAction.STATUS, TimelineAction.VALIDATION, TimelineAction.CHECKPOINT]
+    for index, action in enumerate(actions):
         fresh_store.append_event(
-            actor="U0ENG", surface="slack", action=f"a{index}", details={"i": index}
+            actor="U0ENG", surface=Surface.SLACK, action=action, details={"i": index}
         )
     events = fresh_store.timeline()
-    assert [event.action for event in events] == ["a0", "a1", "a2"]
+    assert [event.action for event in events] == ["status", "validation", "checkpoint"]
     assert [event.details["i"] for event in fresh_store.timeline(limit=2)] == [1, 2]
     connection = sqlite3.connect(tmp_path / "fresh.db")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
@@ -70,12 +71,20 @@ def test_timeline_is_append_only_and_ordered(fresh_store: SqliteStore, tmp_path:
     connection.close()
 
 
+def test_append_event_refuses_a_bare_string_that_is_no_timeline_action(
+    fresh_store: SqliteStore,
+) -> None:
+    with pytest.raises(ValueError, match="TimelineAction"):
+        fresh_store.append_event(actor="U0ENG", surface=Surface.SLACK, action="typo")  # type: ignore[arg-type]
+    assert fresh_store.timeline() == []
+
+
 def test_append_event_redacts_secrets(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "r.db", secrets=("signing-secret-value",))
     store.append_event(
         actor="U0ENG",
-        surface="slack",
-        action="x",
+        surface=Surface.SLACK,
+        action=TimelineAction.STATUS,
         details={
             "output": "token xoxb-1-2-abc url postgres://app:hunter2@db/x signing-secret-value"
         },
@@ -117,12 +126,12 @@ def test_store_busy_writer_gives_store_busy_error(tmp_path: Path) -> None:
     blocker.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StoreBusyError, match="Nothing was changed"):
-            store.append_event(actor="U0ENG", surface="slack", action="x")
+            store.append_event(actor="U0ENG", surface=Surface.SLACK, action=TimelineAction.STATUS)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    store.append_event(actor="U0ENG", surface="slack", action="after")
-    assert [event.action for event in store.timeline()] == ["after"]
+    store.append_event(actor="U0ENG", surface=Surface.SLACK, action=TimelineAction.VALIDATION)
+    assert [event.action for event in store.timeline()] == ["validation"]
     store.close()
 
 

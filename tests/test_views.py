@@ -5,7 +5,10 @@ from datetime import UTC, datetime, timedelta
 from actions.git import CheckpointTag, RepoStatus
 from bot.flows.status import StatusReport
 from bot.terminal.render import mrkdwn_to_text, render_message
-from bot.views.blocks import build_error_view, build_help_view, build_home_view, build_status_view
+from bot.views.errors import build_error_view
+from bot.views.help import build_help_view
+from bot.views.home import build_home_view
+from bot.views.status import build_status_view
 from store import Incident, IncidentState
 
 NOW = datetime(2025, 11, 21, 19, 0, tzinfo=UTC)

@@ -1,7 +1,8 @@
-"""Deciding on a plan: who may approve or reject it, whether it still holds, and which click wins.
+"""Deciding on a plan: may this orchestrator approve it, does it still hold, which click wins.
 
-The rules are checked in the order a person would want to hear the answer (who may decide, is
-it still open, what must be confirmed, did the repository move) and only then does one
+Only orchestrators reach these flows from Slack (their buttons say so at registration). The
+rules are checked in the order a person would want to hear the answer (not your own request,
+is it still open, what must be confirmed, did the repository move) and only then does one
 compare-and-set in the store decide which click carries the plan out.
 """
 
@@ -19,7 +20,7 @@ from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal, picks_moved, plan_picks, store_picks
 from bot.flows.plans import CHERRY_PICK, ROLLBACK, cherry_pick_from_body, rollback_plan_from_body
 from bot.flows.rollback import Proposal, needs_confirmation, replan
-from store import Incident, Plan, PlanState
+from store import Incident, Plan, PlanState, Surface, TimelineAction
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,7 @@ def judge_approval(
     plan_id: int,
     fingerprint: str,
     actor: str,
-    orchestrator: bool,
-    surface: str,
+    surface: Surface,
     waive: bool = False,
     force: bool = False,
     break_glass: bool = False,
@@ -50,23 +50,21 @@ def judge_approval(
     box both asks and approves, so the requester rule cannot apply; everything else does.
     """
     record = _require_plan(deps, plan_id, fingerprint)
-    refusal = None
-    if not break_glass:
-        refusal = _who_may_decide(
-            deps, record, actor=actor, orchestrator=orchestrator, verb="approve"
-        )
+    refusal = None if break_glass else _own_request(deps, record, actor=actor)
     if refusal is None:
         refusal = _still_open(deps, record)
     plan = rollback_plan_from_body(record.body) if record.kind == ROLLBACK else None
     if refusal is None and plan is not None:
         refusal = _approval_conditions(plan, waive=waive, force=force)
     if refusal is not None:
-        _note(deps, record, actor, surface, "approval_refused", refusal)
+        _note(deps, record, actor, surface, TimelineAction.APPROVAL_REFUSED, refusal)
         return Verdict("refused", refusal, record)
     moved = _moved(deps, record, actor)
     if moved is not None:
         problem, fresh = moved
-        _note(deps, record, actor, surface, "approval_refused", f"plan moved: {problem}")
+        _note(
+            deps, record, actor, surface, TimelineAction.APPROVAL_REFUSED, f"plan moved: {problem}"
+        )
         said = (
             f"Not approved: {problem} since the plan was made, so it no longer describes what "
             "approving would do. Nothing was changed"
@@ -80,7 +78,11 @@ def judge_approval(
         latest = deps.store.get_plan(plan_id) or record
         message = _still_open(deps, latest) or "Someone else decided on this plan first."
         return Verdict("refused", message, latest)
-    approved = "rollback_approved" if record.kind == ROLLBACK else "cherry_pick_approved"
+    approved = (
+        TimelineAction.ROLLBACK_APPROVED
+        if record.kind == ROLLBACK
+        else TimelineAction.CHERRY_PICK_APPROVED
+    )
     _note(deps, record, actor, surface, approved, "", waived=waive, forced=force)
     return Verdict("approved", "Approved.", deps.store.get_plan(plan_id) or record)
 
@@ -99,7 +101,7 @@ def _moved(
         # the remote or the backup moved, and the new plan is then the fresh one.
         again = plan_picks(deps, backup_branch=picks.backup_branch, commits=commits)
         problem = picks_moved(picks, again)
-        fresh = partial(store_picks, deps, incident, again, actor=actor, surface="bot")
+        fresh = partial(store_picks, deps, incident, again, actor=actor, surface=Surface.BOT)
     else:
         plan = rollback_plan_from_body(record.body)
         problem = verify_plan(repo=open_repo(deps.settings.config.git.path), plan=plan)
@@ -113,15 +115,13 @@ def _moved(
 
 
 def judge_rejection(
-    deps: Deps, *, plan_id: int, fingerprint: str, actor: str, orchestrator: bool, surface: str
+    deps: Deps, *, plan_id: int, fingerprint: str, actor: str, surface: Surface
 ) -> Verdict:
     record = _require_plan(deps, plan_id, fingerprint)
-    refusal = _who_may_decide(deps, record, actor=actor, orchestrator=orchestrator, verb="reject")
-    if refusal is None and not deps.store.reject_plan(plan_id, by=actor, now=deps.clock()):
+    if not deps.store.reject_plan(plan_id, by=actor, now=deps.clock()):
         refusal = _still_open(deps, deps.store.get_plan(plan_id) or record) or "Already decided."
-    if refusal is not None:
         return Verdict("refused", refusal, record)
-    _note(deps, record, actor, surface, "rollback_rejected", "")
+    _note(deps, record, actor, surface, TimelineAction.ROLLBACK_REJECTED, "")
     return Verdict("rejected", "Rejected.", deps.store.get_plan(plan_id) or record)
 
 
@@ -133,13 +133,10 @@ def _require_plan(deps: Deps, plan_id: int, fingerprint: str) -> Plan:
     return record
 
 
-def _who_may_decide(
-    deps: Deps, record: Plan, *, actor: str, orchestrator: bool, verb: str
-) -> str | None:
-    if not orchestrator:
-        return f"Only an orchestrator can {verb} this rollback. Nothing was changed."
+def _own_request(deps: Deps, record: Plan, *, actor: str) -> str | None:
+    """The procedure's four eyes: whoever asked does not approve, unless the config allows it."""
     slack = deps.settings.config.slack
-    if verb == "approve" and actor == record.requested_by and not slack.requester_can_approve:
+    if actor == record.requested_by and not slack.requester_can_approve:
         return (
             "You asked for this rollback, so another orchestrator must approve it "
             "(slack.requester_can_approve is off). Nothing was changed."
@@ -194,8 +191,8 @@ def _note(
     deps: Deps,
     record: Plan,
     actor: str,
-    surface: str,
-    action: str,
+    surface: Surface,
+    action: TimelineAction,
     reason: str,
     **extra: object,
 ) -> None:

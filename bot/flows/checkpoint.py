@@ -24,6 +24,7 @@ from actions.errors import GitError, InputError
 from actions.git import open_repo
 from bot.deps import Deps
 from bot.flows.validation import ValidationReport, run_validation
+from store import Surface, TimelineAction
 
 Kind = Literal["checkpoint", "complete", "before"]
 
@@ -52,6 +53,7 @@ class CheckpointRequest:
 
 @dataclass(frozen=True)
 class CheckpointOutcome:
+    request: CheckpointRequest
     names: CheckpointNames
     validation: ValidationReport
     result: CheckpointResult | None  # None: refused because the checklist failed
@@ -71,7 +73,7 @@ def take_checkpoint(
     request: CheckpointRequest,
     *,
     actor: str,
-    surface: str,
+    surface: Surface,
     forced_by: str | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> CheckpointOutcome:
@@ -92,16 +94,27 @@ def take_checkpoint(
     try:
         validation = run_validation(deps, actor=actor, surface=surface, on_result=on_result)
         if not validation.ok and forced_by is None:
-            _record(deps, actor, surface, "checkpoint_refused", names, validation, None, None)
-            return CheckpointOutcome(names, validation, None, None)
+            _record(
+                deps,
+                actor,
+                surface,
+                TimelineAction.CHECKPOINT_REFUSED,
+                names,
+                validation,
+                None,
+                None,
+            )
+            return CheckpointOutcome(request, names, validation, None, None)
         result = create_checkpoint(
             repo=open_repo(config.git.path),
             remote=config.git.remote,
             branch=config.git.branch,
             names=names,
         )
-        _record(deps, actor, surface, "checkpoint", names, validation, result, forced_by)
-        return CheckpointOutcome(names, validation, result, forced_by)
+        _record(
+            deps, actor, surface, TimelineAction.CHECKPOINT, names, validation, result, forced_by
+        )
+        return CheckpointOutcome(request, names, validation, result, forced_by)
     finally:
         deps.store.release_lock(lock, owner=actor)
 
@@ -116,8 +129,8 @@ def checkpoint_list(deps: Deps) -> tuple[tuple[CheckpointInfo, ...], str | None]
 def _record(
     deps: Deps,
     actor: str,
-    surface: str,
-    action: str,
+    surface: Surface,
+    action: TimelineAction,
     names: CheckpointNames,
     validation: ValidationReport,
     result: CheckpointResult | None,

@@ -8,14 +8,13 @@ the same repository lock, with the push leased on the remote head the plan saw.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from actions.cherry_pick import CherryPickPlan, plan_cherry_pick
 from actions.errors import InputError
 from actions.git import open_repo
 from bot.deps import Deps
-from bot.flows.plans import CHERRY_PICK, cherry_pick_body
-from store import Incident, Plan
+from bot.flows.plans import CHERRY_PICK, cherry_pick_body, store_plan
+from store import Incident, Plan, Surface
 
 PLAN_TIMEOUT_S = 60.0
 
@@ -28,7 +27,7 @@ class PickProposal:
 
 
 def request_cherry_pick(
-    deps: Deps, *, incident_id: int, commits: tuple[str, ...], actor: str, surface: str
+    deps: Deps, *, incident_id: int, commits: tuple[str, ...], actor: str, surface: Surface
 ) -> PickProposal:
     incident = deps.store.get_incident(incident_id)
     if incident is None:
@@ -43,26 +42,19 @@ def request_cherry_pick(
 
 
 def store_picks(
-    deps: Deps, incident: Incident, plan: CherryPickPlan, *, actor: str, surface: str
+    deps: Deps, incident: Incident, plan: CherryPickPlan, *, actor: str, surface: Surface
 ) -> PickProposal:
     """Keep a planned cherry-pick for an orchestrator's approval (replacing an older one)."""
-    expiry = timedelta(minutes=deps.settings.config.slack.approval_expiry_min)
-    record = deps.store.propose_plan(
-        incident_id=incident.id,
+    record = store_plan(
+        deps,
+        incident,
         kind=CHERRY_PICK,
         body=cherry_pick_body(plan),
         fingerprint=plan.fingerprint,
-        requested_by=actor,
-        expires_at=deps.clock() + expiry,
-        channel=incident.channel,
-    )
-    deps.store.append_event(
         actor=actor,
         surface=surface,
-        action="cherry_pick_planned",
-        incident_id=incident.id,
+        channel=incident.channel,
         details={
-            "plan": record.id,
             "backup_branch": plan.backup_branch,
             "commits": [commit.sha for commit in plan.commits],
             "head": plan.head_sha,

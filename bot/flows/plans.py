@@ -7,17 +7,65 @@ re-checks its fingerprint, so a body edited in the database is refused rather th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from actions.cherry_pick import CherryPickPlan, PickedCommit, pick_fingerprint
 from actions.errors import StoreError
 from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
-from store import Plan
+from bot.deps import Deps
+from store import Incident, Plan, Surface, TimelineAction
 
 ROLLBACK = "rollback"
 CHERRY_PICK = "cherry_pick"
+_PLANNED = {
+    ROLLBACK: TimelineAction.ROLLBACK_PLANNED,
+    CHERRY_PICK: TimelineAction.CHERRY_PICK_PLANNED,
+}
+
+
+def store_plan(
+    deps: Deps,
+    incident: Incident,
+    *,
+    kind: str,
+    body: dict[str, Any],
+    fingerprint: str,
+    actor: str,
+    surface: Surface,
+    channel: str,
+    details: Mapping[str, Any],
+) -> Plan:
+    """Keep a plan for an orchestrator's decision, expiring, replacing the incident's older one;
+    the timeline says what was planned (``details``)."""
+    expiry = timedelta(minutes=deps.settings.config.slack.approval_expiry_min)
+    record = deps.store.propose_plan(
+        incident_id=incident.id,
+        kind=kind,
+        body=body,
+        fingerprint=fingerprint,
+        requested_by=actor,
+        expires_at=deps.clock() + expiry,
+        channel=channel,
+    )
+    deps.store.append_event(
+        actor=actor,
+        surface=surface,
+        action=_PLANNED[kind],
+        incident_id=incident.id,
+        details={"plan": record.id, **details},
+    )
+    return record
+
+
+def incident_of(deps: Deps, record: Plan) -> Incident:
+    """The incident a plan belongs to; a plan without one is a damaged store."""
+    incident = deps.store.get_incident(record.incident_id)
+    if incident is None:
+        raise StoreError(f"Plan #{record.id}'s incident #{record.incident_id} is missing.")
+    return incident
 
 
 def rollback_plan_body(plan: RollbackPlan) -> dict[str, Any]:

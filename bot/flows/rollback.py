@@ -8,7 +8,6 @@ rollback, plans one read-only and stores the plan for an orchestrator to decide 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from actions.errors import InputError
 from actions.git import open_repo
@@ -19,12 +18,8 @@ from actions.rollback_plan import (
     plan_rollback,
 )
 from bot.deps import Deps
-from bot.flows.plans import (
-    ROLLBACK,
-    rollback_plan_body,
-    rollback_plan_from_body,
-)
-from store import Incident, Plan
+from bot.flows.plans import ROLLBACK, rollback_plan_body, rollback_plan_from_body, store_plan
+from store import Incident, Plan, Surface, TimelineAction
 
 PLAN_TIMEOUT_S = 60.0
 EXPLICIT = "explicit"  # the incident "scenario" of `/rollback to <target>`
@@ -62,7 +57,7 @@ def request_scenario(
     trigger: str,
     actor: str,
     channel: str,
-    surface: str,
+    surface: Surface,
 ) -> Proposal:
     """`/rollback scenario …`: the policy decides; a rollback decision comes with its plan."""
     rated = severity_from_text(severity) if severity is not None else None
@@ -78,7 +73,7 @@ def request_scenario(
     deps.store.append_event(
         actor=actor,
         surface=surface,
-        action="incident_opened",
+        action=TimelineAction.INCIDENT_OPENED,
         incident_id=incident.id,
         details={"scenario": scenario, "trigger": trigger, **decision_summary(decision)},
     )
@@ -89,7 +84,7 @@ def request_scenario(
 
 
 def request_target(
-    deps: Deps, *, target: str, actor: str, channel: str, surface: str, trigger: str = ""
+    deps: Deps, *, target: str, actor: str, channel: str, surface: Surface, trigger: str = ""
 ) -> Proposal:
     """`/rollback to <target>`: a person chose the target; the plan says what it means."""
     plan = _plan(deps, target)  # refused before any incident exists when the target is bad
@@ -103,7 +98,7 @@ def request_target(
     deps.store.append_event(
         actor=actor,
         surface=surface,
-        action="incident_opened",
+        action=TimelineAction.INCIDENT_OPENED,
         incident_id=incident.id,
         details={"scenario": EXPLICIT, "target": target},
     )
@@ -189,23 +184,16 @@ def _store_plan(
     channel: str,
     note: str,
 ) -> Proposal:
-    expiry = timedelta(minutes=deps.settings.config.slack.approval_expiry_min)
-    record = deps.store.propose_plan(
-        incident_id=incident.id,
+    record = store_plan(
+        deps,
+        incident,
         kind=ROLLBACK,
         body=rollback_plan_body(plan),
         fingerprint=plan.fingerprint,
-        requested_by=actor,
-        expires_at=deps.clock() + expiry,
-        channel=channel,
-    )
-    deps.store.append_event(
         actor=actor,
-        surface="bot",
-        action="rollback_planned",
-        incident_id=incident.id,
+        surface=Surface.BOT,
+        channel=channel,
         details={
-            "plan": record.id,
             "target": plan.target_ref,
             "target_sha": plan.target_sha,
             "head": plan.head_sha,

@@ -1,4 +1,4 @@
-"""After a crash or a failed step: find what stopped, and let an orchestrator resume or abort.
+"""After a crash or a failed step: find what stopped, and resume or abort it.
 
 A plan the store still shows RUNNING when the bot starts was cut short (this process has only
 just begun), so it is marked STOPPED with the step the journal shows it was in, and announced.
@@ -29,7 +29,7 @@ from bot.flows.rollback_run import (
     steps_for,
 )
 from bot.flows.run_steps import Step, lock_owner, plan_of_lock_owner
-from store import IncidentState, JournalEntry, Plan, PlanState
+from store import IncidentState, JournalEntry, Plan, PlanState, Surface, TimelineAction
 
 INTERRUPTED = "the bot stopped in the middle of this step (a crash or a restart)"
 
@@ -59,8 +59,8 @@ def recover_interrupted(deps: Deps) -> list[Plan]:
         if deps.store.stop_plan(record.id, attempt=record.attempt, result=result):
             deps.store.append_event(
                 actor="bot",
-                surface="bot",
-                action="rollback_interrupted",
+                surface=Surface.BOT,
+                action=TimelineAction.ROLLBACK_INTERRUPTED,
                 incident_id=record.incident_id,
                 details={"plan": record.id, "step": where, "last_done": finished},
             )
@@ -132,11 +132,9 @@ def progress_of(deps: Deps, record: Plan) -> Progress:
 
 
 def judge_resume(
-    deps: Deps, *, plan_id: int, attempt: int, actor: str, orchestrator: bool, surface: str
+    deps: Deps, *, plan_id: int, attempt: int, actor: str, surface: Surface
 ) -> Decided:
     record = _plan(deps, plan_id)
-    if not orchestrator:
-        return Decided("Only an orchestrator can resume a rollback. Nothing was changed.", record)
     if record.state is not PlanState.STOPPED:
         return Decided(_not_stopped(record), record)
     new_attempt = deps.store.resume_plan(plan_id, expected_attempt=attempt)
@@ -146,20 +144,16 @@ def judge_resume(
     deps.store.append_event(
         actor=actor,
         surface=surface,
-        action="rollback_resumed",
+        action=TimelineAction.ROLLBACK_RESUMED,
         incident_id=record.incident_id,
         details={"plan": plan_id, "attempt": new_attempt, "from": record.result.get("stopped_at")},
     )
     return Decided(None, deps.store.get_plan(plan_id) or record, new_attempt)
 
 
-def abort_plan(
-    deps: Deps, *, plan_id: int, attempt: int, actor: str, orchestrator: bool, surface: str
-) -> Decided:
+def abort_plan(deps: Deps, *, plan_id: int, attempt: int, actor: str, surface: Surface) -> Decided:
     """Stop for good where it stands, release the lock and record where the repository is."""
     record = _plan(deps, plan_id)
-    if not orchestrator:
-        return Decided("Only an orchestrator can abort a rollback. Nothing was changed.", record)
     if record.state is not PlanState.STOPPED:
         return Decided(_not_stopped(record), record)
     facts = merged_facts(done_steps(deps.store.journal(plan_id)))
@@ -182,7 +176,7 @@ def abort_plan(
     deps.store.append_event(
         actor=actor,
         surface=surface,
-        action="rollback_aborted",
+        action=TimelineAction.ROLLBACK_ABORTED,
         incident_id=record.incident_id,
         details={"plan": plan_id, "stopped_at": record.result.get("stopped_at"), "head": head},
     )

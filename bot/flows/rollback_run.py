@@ -32,7 +32,7 @@ from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.plans import body_of
 from bot.flows.run_steps import STEPS_BY_KIND, RunContext, Step
-from store import JournalEntry, Plan
+from store import JournalEntry, Plan, Surface, TimelineAction
 
 log = logging.getLogger("rollback_bot.rollback")
 
@@ -77,7 +77,7 @@ def execute_plan(
     *,
     attempt: int,
     actor: str,
-    surface: str,
+    surface: Surface,
     on_progress: OnProgress | None = None,
 ) -> Progress:
     """Run (or resume) an approved plan whose run this caller won with ``attempt``."""
@@ -191,7 +191,7 @@ def _stop(run: RunContext, step: str, message: str) -> None:
     run.deps.store.append_event(
         actor=run.actor,
         surface=run.surface,
-        action="rollback_stopped",
+        action=TimelineAction.ROLLBACK_STOPPED,
         incident_id=run.plan.incident_id,
         details={"plan": run.plan.id, "step": step, "error": message},
     )

@@ -29,7 +29,7 @@ from bot.deps import Deps
 from bot.flows.checkpoint import repo_lock_name
 from bot.flows.plans import CHERRY_PICK, ROLLBACK
 from bot.flows.validation import run_validation
-from store import IncidentState, Plan, PlanState
+from store import IncidentState, Plan, PlanState, Surface, TimelineAction
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RunContext:
     repo: git.Repo
     attempt: int
     actor: str
-    surface: str
+    surface: Surface
     facts: dict[str, Any] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
     on_check: Callable[[], object] = lambda: None
@@ -195,7 +195,7 @@ def _record(run: RunContext) -> Mapping[str, Any]:
     store.append_event(
         actor=run.actor,
         surface=run.surface,
-        action="rollback_done",
+        action=TimelineAction.ROLLBACK_DONE,
         incident_id=run.plan.incident_id,
         details={
             "plan": run.plan.id,
@@ -258,7 +258,7 @@ def _record_picks(run: RunContext) -> Mapping[str, Any]:
     store.append_event(
         actor=run.actor,
         surface=run.surface,
-        action="cherry_pick_done",
+        action=TimelineAction.CHERRY_PICK_DONE,
         incident_id=run.plan.incident_id,
         details={
             "plan": run.plan.id,

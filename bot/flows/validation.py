@@ -10,7 +10,8 @@ follow: slow queries and the phase's migrations, as the procedure's scenarios 4 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import httpx
@@ -24,10 +25,36 @@ from actions.checks.result import CheckResult
 from actions.checks.service import restart_service, run_validate_command
 from bot.config import ChecksConfig, FlowCheck
 from bot.deps import Deps
+from bot.flows.asker import Asker
+from store import Surface, TimelineAction
 
 LOG_OFFSET_KEY = "validation.log_offset"
 
 OnResult = Callable[[CheckResult], None]
+
+
+@dataclass(frozen=True)
+class ChecklistSoFar:
+    """A checklist part of the way: the checks that finished, in that order, and the rest."""
+
+    done: tuple[CheckResult, ...]
+    pending: tuple[str, ...]
+
+
+def following(names: Sequence[str], report: Callable[[ChecklistSoFar], None]) -> OnResult:
+    """An ``on_result`` that reports the whole checklist so far after each check; the checks
+    finish on several threads at once."""
+    lock = threading.Lock()
+    done: list[CheckResult] = []
+
+    def note(result: CheckResult) -> None:
+        with lock:
+            done.append(result)
+            finished = tuple(done)
+        seen = {r.name for r in finished}
+        report(ChecklistSoFar(finished, tuple(name for name in names if name not in seen)))
+
+    return note
 
 
 @dataclass(frozen=True)
@@ -57,11 +84,23 @@ def planned_check_names(deps: Deps, *, restart: bool) -> list[str]:
     return names
 
 
+def validate_now(deps: Deps, asker: Asker) -> ValidationReport:
+    """``/rollback validate``: the checklist now, shown to the asker as each check finishes."""
+    names = planned_check_names(deps, restart=False)
+    asker.progress(ChecklistSoFar((), tuple(names)))
+    return run_validation(
+        deps,
+        actor=asker.actor,
+        surface=asker.surface,
+        on_result=following(names, asker.progress),
+    )
+
+
 def run_validation(
     deps: Deps,
     *,
     actor: str,
-    surface: str,
+    surface: Surface,
     restart: bool = False,
     on_result: OnResult | None = None,
 ) -> ValidationReport:
@@ -94,7 +133,7 @@ def run_validation(
     deps.store.append_event(
         actor=actor,
         surface=surface,
-        action="validation",
+        action=TimelineAction.VALIDATION,
         details={
             "verdict": "pass" if report.ok else "fail",
             "failing": [result.name for result in checklist.failing],

@@ -1,0 +1,16 @@
+"""Slack listeners, one module per surface or capability, each with ``register(app)``.
+
+``commands`` holds the route table of every slash command; the button modules list their
+buttons with who may press them; ``home`` is the App Home.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.listeners import checkpoint, commands, home, rollback
+
+
+def register(app: App) -> None:
+    for module in (commands, home, checkpoint, rollback):
+        module.register(app)

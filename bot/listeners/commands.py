@@ -1,7 +1,13 @@
-"""Slash-command listeners: ack on the request thread, then parse, run a flow and render after it.
+"""Slash commands: one route table from each request the grammar parses to a flow and a view.
 
-Parsing errors raise :class:`InputError`; the one error handler turns them into an ephemeral
-message with the valid forms, so listeners stay short and never format errors.
+A listener acks on the request thread and returns. After the ack the text is parsed, the
+request's route runs its flow and draws its view, and the answer goes where the route says:
+privately to the asker, in the channel it was typed in (edited in place while the flow runs),
+or in the incident channel as the card of a plan. A request the grammar knows but no flow
+serves yet is answered "not available" from the same table, so nothing is ever dropped.
+
+Adding a command: its request in :mod:`bot.grammar`, a row in :data:`ROUTES`, its flow in
+``bot/flows/`` and its view in ``bot/views/``.
 """
 
 from __future__ import annotations
@@ -9,188 +15,249 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from actions.checks.result import CheckResult
 from bot import grammar
 from bot.afterack import after_ack
 from bot.deps import Deps
 from bot.errors import reporting_errors
+from bot.flows.asker import Asker
 from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
-from bot.flows.cherry_pick import PickProposal, request_cherry_pick
-from bot.flows.rollback import Proposal, request_scenario, request_target
+from bot.flows.cherry_pick import request_cherry_pick
+from bot.flows.rollback import request_scenario, request_target
 from bot.flows.status import collect_status
-from bot.flows.validation import planned_check_names, run_validation
+from bot.flows.validation import ChecklistSoFar, validate_now
 from bot.ids import SlashCommand
 from bot.slack.cards import post_card
 from bot.slack.messages import LiveMessage
-from bot.views.blocks import Message, build_help_view, build_not_available_view, build_status_view
-from bot.views.cards import card_for
+from bot.slack.replies import Reply
+from bot.views.blocks import Message
+from bot.views.cards import build_card_view
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
+from bot.views.errors import build_not_available_view
+from bot.views.help import build_help_view
+from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view
-
-Flow = Callable[[Deps, Any], Message]
-
-# What each request type runs; a request the grammar knows but no flow serves yet is answered
-# honestly by build_not_available_view instead of being dropped.
-_FLOWS: dict[type, Flow] = {
-    grammar.Help: lambda deps, request: build_help_view(),
-    grammar.Status: lambda deps, request: build_status_view(collect_status(deps)),
-    grammar.CheckpointList: lambda deps, request: _checkpoint_list_view(deps),
-}
+from store import Surface
 
 
-def _checkpoint_list_view(deps: Deps) -> Message:
-    infos, problem = checkpoint_list(deps)
-    return build_checkpoint_list_view(
-        infos, remote=deps.settings.config.git.remote, remote_problem=problem, now=deps.clock()
-    )
+class Reach(Enum):
+    """Where a command's answer goes."""
+
+    ASKER = "asker"  # only whoever typed it sees it
+    CHANNEL = "channel"  # the channel it was typed in; privately when the bot cannot post there
+    INCIDENT = "incident"  # slack.channel, as the card of the incident's plan
 
 
-def register_commands(app: App) -> None:
-    app.command(SlashCommand.ROLLBACK.value)(reporting_errors(handle_rollback_command))
-    app.command(SlashCommand.CHECKPOINT.value)(reporting_errors(handle_checkpoint_command))
-    app.command(SlashCommand.SEVERITY.value)(reporting_errors(handle_severity_command))
-
-
-def handle_rollback_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-) -> None:
-    _ack_then_run(SlashCommand.ROLLBACK, ack, Reply(command, respond, client), context)
-
-
-def handle_checkpoint_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-) -> None:
-    _ack_then_run(SlashCommand.CHECKPOINT, ack, Reply(command, respond, client), context)
-
-
-def handle_severity_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-) -> None:
-    _ack_then_run(SlashCommand.SEVERITY, ack, Reply(command, respond, client), context)
+Flow = Callable[[Deps, Any, Asker], Any]
+View = Callable[[Deps, Asker, Any], Message]
 
 
 @dataclass(frozen=True)
-class Reply:
-    """Who asked, and the ways back to them."""
-
-    command: dict[str, Any]
-    respond: Respond
-    client: WebClient
-
-
-def _ack_then_run(slash: SlashCommand, ack: Ack, reply: Reply, context: BoltContext) -> None:
-    ack()
-    after_ack(context, reply.command, reply.respond, lambda deps: _run(slash, reply, deps))
+class Route:
+    flow: Flow | None  # None: understood and validated, but not available in this version
+    view: View | None = None  # the flow's result as the message the asker gets
+    reach: Reach = Reach.ASKER
+    notice: str = ""  # said privately before a slow flow starts
+    working: View | None = None  # the channel's message while the flow runs, from its progress
 
 
-def _run(slash: SlashCommand, reply: Reply, deps: Deps) -> None:
-    command, respond = reply.command, reply.respond
-    request = grammar.parse(slash.value, command.get("text", ""))
-    if isinstance(request, grammar.Validate):
-        _validate_in_channel(deps, reply)
-        return
-    if isinstance(request, grammar.CheckpointCreate):
-        _checkpoint_in_channel(deps, reply, request)
-        return
-    if isinstance(request, grammar.Scenario | grammar.RollbackTo | grammar.CherryPick):
-        _incident_in_channel(deps, reply, request)
-        return
-    flow = _FLOWS.get(type(request))
-    if flow is None:
-        # Name the subcommand for /rollback; the other commands have none.
-        verb = (
-            command.get("text", "").split(maxsplit=1)[:1] if slash is SlashCommand.ROLLBACK else []
-        )
-        message = build_not_available_view(" ".join([slash.value, *(v.lower() for v in verb)]))
-    else:
-        message = flow(deps, request)
-    respond(**message, response_type="ephemeral")
+NOT_AVAILABLE = Route(flow=None)
 
 
-def _validate_in_channel(deps: Deps, reply: Reply) -> None:
-    """Post the checklist in the channel and edit it as checks finish; the verdict comes first."""
-    user = reply.command["user_id"]
-    names = planned_check_names(deps, restart=False)
-    live = LiveMessage(reply.client, reply.command["channel_id"])
-    live.start(build_checklist_view([], pending=names, requested_by=user))
-    done: list[CheckResult] = []
-    lock = threading.Lock()
+def _incident_channel(deps: Deps) -> str:
+    return deps.settings.config.slack.channel
 
-    def progress(result: CheckResult) -> None:
-        with lock:
-            done.append(result)
-            finished = list(done)
-        seen = {r.name for r in finished}
-        pending = [name for name in names if name not in seen]
-        live.update(build_checklist_view(finished, pending=pending, requested_by=user))
 
-    report = run_validation(deps, actor=user, surface="slack", on_result=progress)
-    final = build_checklist_view(
+def _checkpoint(deps: Deps, request: grammar.CheckpointCreate, asker: Asker) -> Any:
+    wanted = CheckpointRequest(kind=request.kind, hours=request.hours, message=request.message)
+    return take_checkpoint(deps, wanted, actor=asker.actor, surface=asker.surface)
+
+
+def _scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Any:
+    return request_scenario(
+        deps,
+        scenario=request.scenario,
+        severity=request.severity,
+        trigger=request.trigger,
+        actor=asker.actor,
+        channel=_incident_channel(deps),
+        surface=asker.surface,
+    )
+
+
+def _rollback_to(deps: Deps, request: grammar.RollbackTo, asker: Asker) -> Any:
+    return request_target(
+        deps,
+        target=request.target,
+        actor=asker.actor,
+        channel=_incident_channel(deps),
+        surface=asker.surface,
+    )
+
+
+def _cherry_pick(deps: Deps, request: grammar.CherryPick, asker: Asker) -> Any:
+    return request_cherry_pick(
+        deps,
+        incident_id=request.incident,
+        commits=request.commits,
+        actor=asker.actor,
+        surface=asker.surface,
+    )
+
+
+def _checklist_so_far(deps: Deps, asker: Asker, so_far: ChecklistSoFar) -> Message:
+    return build_checklist_view(so_far.done, pending=so_far.pending, requested_by=asker.actor)
+
+
+def _checklist(deps: Deps, asker: Asker, report: Any) -> Message:
+    return build_checklist_view(
         report.checklist.results,
         duration_s=report.checklist.duration_s,
-        requested_by=user,
+        requested_by=asker.actor,
         diagnostics=report.diagnostics,
     )
-    if live.posted:
-        live.finish(final)
-    else:  # the bot may not be in this channel: the asker still gets the answer
-        reply.respond(**final, response_type="ephemeral")
 
 
-def _checkpoint_in_channel(deps: Deps, reply: Reply, parsed: grammar.CheckpointCreate) -> None:
-    """Validate, then checkpoint; the result, or the refusal with its override, goes to the team."""
-    user = reply.command["user_id"]
-    request = CheckpointRequest(kind=parsed.kind, hours=parsed.hours, message=parsed.message)
-    reply.respond(
-        text="Running the validation checklist before the checkpoint…", response_type="ephemeral"
+def _checkpoint_list(deps: Deps, asker: Asker, found: Any) -> Message:
+    infos, problem = found
+    remote = deps.settings.config.git.remote
+    return build_checkpoint_list_view(
+        infos, remote=remote, remote_problem=problem, now=deps.clock()
     )
-    outcome = take_checkpoint(deps, request, actor=user, surface="slack")
-    message = build_checkpoint_outcome_view(outcome, request, requested_by=user)
-    post_or_tell(reply.client, reply.command["channel_id"], message, reply.respond)
 
 
-def _incident_in_channel(
-    deps: Deps, reply: Reply, request: grammar.Scenario | grammar.RollbackTo | grammar.CherryPick
-) -> None:
-    """Open the incident (or a cherry-pick for one) and post its card in the incident channel."""
-    user = reply.command["user_id"]
-    channel = deps.settings.config.slack.channel
-    proposal: Proposal | PickProposal
-    if isinstance(request, grammar.CherryPick):
-        proposal = request_cherry_pick(
-            deps, incident_id=request.incident, commits=request.commits, actor=user, surface="slack"
-        )
-    elif isinstance(request, grammar.Scenario):
-        proposal = request_scenario(
-            deps,
-            scenario=request.scenario,
-            severity=request.severity,
-            trigger=request.trigger,
-            actor=user,
-            channel=channel,
-            surface="slack",
-        )
-    else:
-        proposal = request_target(
-            deps, target=request.target, actor=user, channel=channel, surface="slack"
-        )
-    if not post_card(deps, reply.client, proposal, channel):
-        reply.respond(**card_for(deps, proposal), response_type="ephemeral")
-    elif reply.command.get("channel_id") != channel:
-        reply.respond(
-            text=f"Incident #{proposal.incident.id} is open; its card is in <#{channel}>.",
-            response_type="ephemeral",
-        )
+ROUTES: dict[type, Route] = {
+    grammar.Help: Route(lambda deps, request, asker: None, lambda d, a, _: build_help_view()),
+    grammar.Status: Route(
+        lambda deps, request, asker: collect_status(deps),
+        lambda deps, asker, report: build_status_view(report),
+    ),
+    grammar.Validate: Route(
+        lambda deps, request, asker: validate_now(deps, asker),
+        _checklist,
+        Reach.CHANNEL,
+        working=_checklist_so_far,
+    ),
+    grammar.CheckpointList: Route(
+        lambda deps, request, asker: checkpoint_list(deps), _checkpoint_list
+    ),
+    grammar.CheckpointCreate: Route(
+        _checkpoint,
+        lambda deps, asker, outcome: build_checkpoint_outcome_view(
+            outcome, requested_by=asker.actor
+        ),
+        Reach.CHANNEL,
+        notice="Running the validation checklist before the checkpoint…",
+    ),
+    grammar.Scenario: Route(_scenario, None, Reach.INCIDENT),
+    grammar.RollbackTo: Route(_rollback_to, None, Reach.INCIDENT),
+    grammar.CherryPick: Route(_cherry_pick, None, Reach.INCIDENT),
+    grammar.Blocker: NOT_AVAILABLE,
+    grammar.Log: NOT_AVAILABLE,
+    grammar.Drill: NOT_AVAILABLE,
+    grammar.Remove: NOT_AVAILABLE,
+    grammar.Retry: NOT_AVAILABLE,
+    grammar.SeveritySet: NOT_AVAILABLE,
+}
 
 
-def post_or_tell(client: WebClient, channel: str, message: Message, respond: Respond) -> None:
-    """Post in the channel; when the bot cannot, the asker still gets it privately."""
-    live = LiveMessage(client, channel)
-    if not live.start(message):
-        respond(**message, response_type="ephemeral")
+def register(app: App) -> None:
+    for slash, handler in (
+        (SlashCommand.ROLLBACK, handle_rollback_command),
+        (SlashCommand.CHECKPOINT, handle_checkpoint_command),
+        (SlashCommand.SEVERITY, handle_severity_command),
+    ):
+        app.command(slash.value)(reporting_errors(handler))
+
+
+def _listener(slash: SlashCommand) -> Callable[..., None]:
+    def listener(
+        ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        reply = Reply(command["user_id"], command.get("channel_id", ""), respond, client)
+        text = str(command.get("text", ""))
+        after_ack(context, command, respond, lambda deps: run_command(deps, slash, text, reply))
+
+    return listener
+
+
+handle_rollback_command = _listener(SlashCommand.ROLLBACK)
+handle_checkpoint_command = _listener(SlashCommand.CHECKPOINT)
+handle_severity_command = _listener(SlashCommand.SEVERITY)
+
+
+def run_command(deps: Deps, slash: SlashCommand, text: str, reply: Reply) -> None:
+    """Parse, route, run the flow and deliver its view; errors reach the one error handler."""
+    request = grammar.parse(slash.value, text)
+    route = ROUTES[type(request)]
+    if route.flow is None:
+        reply.tell(build_not_available_view(_command_name(slash, text)))
+        return
+    if route.notice:
+        reply.say(route.notice)
+    answer = _Answer(deps, route, reply)
+    answer.deliver(route.flow(deps, request, answer.asker))
+
+
+def _command_name(slash: SlashCommand, text: str) -> str:
+    # Name the subcommand for /rollback; the other commands have none.
+    verb = text.split(maxsplit=1)[:1] if slash is SlashCommand.ROLLBACK else []
+    return " ".join([slash.value, *(word.lower() for word in verb)])
+
+
+class _Answer:
+    """One command's answer on its way: the channel's message while the flow runs, then the
+    result where the route sends it."""
+
+    def __init__(self, deps: Deps, route: Route, reply: Reply) -> None:
+        self._deps, self._route, self._reply = deps, route, reply
+        self.asker = Asker(reply.user, Surface.SLACK, reply.channel, progress=self.progress)
+        self._live = LiveMessage(reply.client, reply.channel)
+        self._started = False
+        self._lock = threading.Lock()
+
+    def progress(self, so_far: object) -> None:
+        if self._route.working is None:
+            return
+        message = self._route.working(self._deps, self.asker, so_far)
+        with self._lock:  # checks finish on several threads; the first one posts
+            if not self._started:
+                self._started = True
+                self._live.start(message)
+                return
+        self._live.update(message)
+
+    def deliver(self, result: Any) -> None:
+        if self._route.reach is Reach.INCIDENT:
+            self._card(result)
+            return
+        assert self._route.view is not None, "a route with a flow has a view"
+        message = self._route.view(self._deps, self.asker, result)
+        if self._route.reach is Reach.ASKER:
+            self._reply.tell(message)
+        elif self._live.posted:
+            self._live.finish(message)
+        elif self._started:  # the bot may not be in this channel: the asker still gets it
+            self._reply.tell(message)
+        else:
+            self._reply.post_or_tell(self._reply.channel, message)
+
+    def _card(self, proposal: Any) -> None:
+        """The incident's card in the incident channel; the asker is told where it is."""
+        channel = _incident_channel(self._deps)
+        card = build_card_view(proposal, self._deps.settings.config.slack)
+        if not post_card(
+            self._deps, self._reply.client, card, record=proposal.record, channel=channel
+        ):
+            self._reply.tell(card)
+        elif self._reply.channel != channel:
+            self._reply.say(
+                f"Incident #{proposal.incident.id} is open; its card is in <#{channel}>."
+            )

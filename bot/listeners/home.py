@@ -11,14 +11,14 @@ from bot.afterack import after_ack
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.status import collect_status
-from bot.views.blocks import build_home_view
+from bot.views.home import build_home_view
 
 
-def register_home(app: App) -> None:
-    app.event("app_home_opened")(reporting_errors(handle_home_opened))
+def register(app: App) -> None:
+    app.event("app_home_opened")(reporting_errors(handle_home_opened_event))
 
 
-def handle_home_opened(
+def handle_home_opened_event(
     body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     # Bolt acknowledges events itself when this returns; the tab has only a "home" variant.

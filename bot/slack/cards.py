@@ -15,37 +15,41 @@ from slack_sdk import WebClient
 from actions.rollback_plan import RollbackPlan
 from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal
-from bot.flows.plans import body_of
+from bot.flows.plans import body_of, incident_of
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_resume import progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan
 from bot.slack.messages import LiveMessage
-from bot.views.blocks import Message, escape, section
-from bot.views.cards import card_for, progress_card
-from bot.views.rollback import (
-    build_plan_closed_view,
-    mention_orchestrators,
-)
-from store import IncidentState, Plan, PlanState
+from bot.views.blocks import Message, escape, mention_orchestrators, section
+from bot.views.cards import build_card_view, build_progress_card_view
+from bot.views.rollback import build_plan_closed_view
+from store import IncidentState, Plan, PlanState, Surface
 
-log = logging.getLogger("rollback_bot.incidents")
+log = logging.getLogger("rollback_bot.cards")
 
 # Set once a finished plan's card shows the outcome; a crash before that leaves it unset.
 CARD_FINAL_KEY = "rollback_card_final:{}"
 
 
 def post_card(
-    deps: Deps, client: WebClient, proposal: Proposal | PickProposal, channel: str
+    deps: Deps, client: WebClient, message: Message, *, record: Plan | None, channel: str
 ) -> bool:
-    """Post an incident or cherry-pick card and remember it with its plan; False if refused."""
-    message = card_for(deps, proposal)
-    record = proposal.record
+    """Post a plan's card and keep its ``ts`` with the plan, so every later edit finds it;
+    False when the channel refused it."""
     live = LiveMessage(client, channel)
     if not live.start(message):
         return False
     if record is not None and live.ts is not None:
         deps.store.set_plan_message(record.id, channel=channel, ts=live.ts)
     return True
+
+
+def post_proposal(
+    deps: Deps, client: WebClient, proposal: Proposal | PickProposal, channel: str
+) -> bool:
+    """Post the card of a fresh plan (one that replaced a plan the repository moved under)."""
+    message = build_card_view(proposal, deps.settings.config.slack)
+    return post_card(deps, client, message, record=proposal.record, channel=channel)
 
 
 def card_of(client: WebClient, record: Plan) -> LiveMessage | None:
@@ -67,7 +71,7 @@ def run_on_card(
         live.update(progress_card(deps, progress))
 
     final = execute_plan(
-        deps, record, attempt=attempt, actor=actor, surface="slack", on_progress=show
+        deps, record, attempt=attempt, actor=actor, surface=Surface.SLACK, on_progress=show
     )
     live.finish(progress_card(deps, _with_latest(deps, final)))
     if final.finished:
@@ -140,3 +144,9 @@ def _finish_stale_cards(deps: Deps, client: WebClient) -> None:
 def _with_latest(deps: Deps, progress: Progress) -> Progress:
     latest = deps.store.get_plan(progress.plan.id)
     return replace(progress, plan=latest) if latest is not None else progress
+
+
+def progress_card(deps: Deps, progress: Progress) -> Message:
+    """The card of a plan under way, from its incident in the store."""
+    incident = incident_of(deps, progress.plan)
+    return build_progress_card_view(incident, progress, deps.settings.config.slack)

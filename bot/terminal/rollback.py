@@ -12,22 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from actions.errors import InputError, RollbackBotError, StoreError
+from actions.errors import InputError, RollbackBotError
 from bot.deps import Deps
 from bot.flows.approval import judge_approval, judge_rejection
-from bot.flows.plans import ROLLBACK, rollback_plan_from_body
+from bot.flows.plans import ROLLBACK, incident_of, rollback_plan_from_body
 from bot.flows.rollback import Proposal, needs_confirmation, request_target
 from bot.flows.rollback_resume import abort_plan, judge_resume, progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan
 from bot.terminal.render import render_message
 from bot.views.blocks import Message
-from bot.views.cards import progress_card, proposal_card
+from bot.views.cards import build_card_view, build_progress_card_view
 from bot.views.rollback import (
     build_plan_closed_view,
 )
-from store import Incident, Plan
+from store import Plan, Surface
 
-SURFACE = "terminal"
+SURFACE = Surface.TERMINAL
 ANYWAY = "approve anyway"
 NOT_APPROVED = "Not approved; nothing was changed."
 EXIT_DONE, EXIT_NOT_DONE, EXIT_UNHEALTHY, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -66,7 +66,7 @@ def rollback_to(
     for _ in range(_REPLANS):
         plan, record = proposal.plan, proposal.record
         assert plan is not None and record is not None  # an explicit target always gets a plan
-        _show(term, proposal_card(deps, proposal))
+        _show(term, build_card_view(proposal, deps.settings.config.slack))
         reasons = needs_confirmation(plan)
         anyway = bool(reasons or plan.migrations_crossed)
         if yes and anyway and not approve_anyway:
@@ -84,7 +84,6 @@ def rollback_to(
             plan_id=record.id,
             fingerprint=record.fingerprint,
             actor=actor,
-            orchestrator=True,
             surface=SURFACE,
             waive=anyway and bool(plan.migrations_crossed),
             force=anyway and bool(reasons),
@@ -108,7 +107,6 @@ def resume(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
         plan_id=plan_id,
         attempt=record.attempt,
         actor=actor,
-        orchestrator=True,
         surface=SURFACE,
     )
     if decided.refusal is not None or decided.attempt is None:
@@ -124,7 +122,6 @@ def abort(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
         plan_id=plan_id,
         attempt=record.attempt,
         actor=actor,
-        orchestrator=True,
         surface=SURFACE,
     )
     if decided.refusal is not None:
@@ -136,7 +133,7 @@ def abort(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
         f"HEAD is at {head}."
     )
     plan = rollback_plan_from_body(record.body)
-    incident = _incident(deps, record)
+    incident = incident_of(deps, record)
     _show(
         term, build_plan_closed_view(incident=incident, plan=plan, record=decided.record, why=why)
     )
@@ -181,7 +178,6 @@ def _reject(deps: Deps, record: Plan, actor: str) -> None:
         plan_id=record.id,
         fingerprint=record.fingerprint,
         actor=actor,
-        orchestrator=True,
         surface=SURFACE,
     )
 
@@ -198,7 +194,9 @@ def _run(deps: Deps, record: Plan, *, attempt: int, actor: str, term: Terminal) 
         return EXIT_INTERRUPTED
     latest = deps.store.get_plan(record.id)
     final = replace(final, plan=latest) if latest is not None else final
-    _show(term, progress_card(deps, final))
+    _show(
+        term, build_progress_card_view(incident_of(deps, record), final, deps.settings.config.slack)
+    )
     if not final.finished:
         term.say(f"The rollback stopped. {_choices(record.id)}")
         return EXIT_NOT_DONE
@@ -231,13 +229,6 @@ class _StepPrinter:
 def _choices(plan_id: int) -> str:
     resume, abort = (f"rollback-bot rollback --{verb} {plan_id}" for verb in ("resume", "abort"))
     return f"Resume: {resume} · Abort: {abort}"
-
-
-def _incident(deps: Deps, record: Plan) -> Incident:
-    incident = deps.store.get_incident(record.incident_id)
-    if incident is None:
-        raise StoreError(f"Plan #{record.id}'s incident #{record.incident_id} is missing.")
-    return incident
 
 
 def _show(term: Terminal, message: Message) -> None:

@@ -1,11 +1,14 @@
-"""The cards of incidents and their plans, built from the store: the same for Slack and the
-terminal, which renders them as text."""
+"""The card of a plan, whichever kind it is: the same message for Slack and the terminal.
+
+A plan has one card, drawn three ways as it goes: proposed (with Approve / Reject), under way
+or stopped (the step list), and closed. The kind-specific parts are in
+:mod:`bot.views.rollback` and :mod:`bot.views.cherry_pick`.
+"""
 
 from __future__ import annotations
 
 from actions.cherry_pick import CherryPickPlan
-from actions.errors import StoreError
-from bot.deps import Deps
+from bot.config import SlackConfig
 from bot.flows.cherry_pick import PickProposal
 from bot.flows.plans import body_of
 from bot.flows.rollback import Proposal
@@ -13,10 +16,19 @@ from bot.flows.rollback_run import Progress
 from bot.views.blocks import Message
 from bot.views.cherry_pick import build_cherry_pick_card_view, build_cherry_pick_progress_view
 from bot.views.rollback import build_incident_card_view, build_rollback_progress_view
+from store import Incident
 
 
-def proposal_card(deps: Deps, proposal: Proposal) -> Message:
-    slack = deps.settings.config.slack
+def build_card_view(proposal: Proposal | PickProposal, slack: SlackConfig) -> Message:
+    """A plan as proposed: what it would do, and the buttons to decide on it."""
+    if isinstance(proposal, PickProposal):
+        return build_cherry_pick_card_view(
+            incident=proposal.incident,
+            plan=proposal.plan,
+            record=proposal.record,
+            orchestrators=slack.orchestrators,
+            requester_can_approve=slack.requester_can_approve,
+        )
     return build_incident_card_view(
         incident=proposal.incident,
         plan=proposal.plan,
@@ -27,34 +39,13 @@ def proposal_card(deps: Deps, proposal: Proposal) -> Message:
     )
 
 
-def pick_card(deps: Deps, proposal: PickProposal) -> Message:
-    slack = deps.settings.config.slack
-    return build_cherry_pick_card_view(
-        incident=proposal.incident,
-        plan=proposal.plan,
-        record=proposal.record,
-        orchestrators=slack.orchestrators,
-        requester_can_approve=slack.requester_can_approve,
-    )
-
-
-def card_for(deps: Deps, proposal: Proposal | PickProposal) -> Message:
-    if isinstance(proposal, PickProposal):
-        return pick_card(deps, proposal)
-    return proposal_card(deps, proposal)
-
-
-def progress_card(deps: Deps, progress: Progress) -> Message:
-    record = progress.plan
-    incident = deps.store.get_incident(record.incident_id)
-    if incident is None:
-        raise StoreError(f"Plan #{record.id}'s incident #{record.incident_id} is missing.")
-    orchestrators = deps.settings.config.slack.orchestrators
-    plan = body_of(record)
+def build_progress_card_view(incident: Incident, progress: Progress, slack: SlackConfig) -> Message:
+    """A plan under way, stopped (with Resume / Abort) or finished."""
+    plan = body_of(progress.plan)
     if isinstance(plan, CherryPickPlan):
         return build_cherry_pick_progress_view(
-            incident=incident, plan=plan, progress=progress, orchestrators=orchestrators
+            incident=incident, plan=plan, progress=progress, orchestrators=slack.orchestrators
         )
     return build_rollback_progress_view(
-        incident=incident, plan=plan, progress=progress, orchestrators=orchestrators
+        incident=incident, plan=plan, progress=progress, orchestrators=slack.orchestrators
     )

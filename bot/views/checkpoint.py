@@ -47,9 +47,7 @@ def build_checkpoint_done_view(outcome: CheckpointOutcome, *, requested_by: str)
     return {"text": f"Checkpoint {names.tag} created at {result.commit[:10]}", "blocks": blocks}
 
 
-def build_checkpoint_refused_view(
-    outcome: CheckpointOutcome, request: CheckpointRequest, *, requested_by: str
-) -> Message:
+def build_checkpoint_refused_view(outcome: CheckpointOutcome, *, requested_by: str) -> Message:
     checklist = outcome.validation.checklist
     message = build_checklist_view(
         checklist.results,
@@ -65,7 +63,7 @@ def build_checkpoint_refused_view(
     force = button(
         "Force checkpoint",
         ActionId.CHECKPOINT_FORCE,
-        request.as_value(),
+        outcome.request.as_value(),
         style="danger",
         confirm=confirm(
             "Checkpoint a failing service?",
@@ -84,12 +82,10 @@ def build_checkpoint_refused_view(
     return message
 
 
-def build_checkpoint_outcome_view(
-    outcome: CheckpointOutcome, request: CheckpointRequest, *, requested_by: str
-) -> Message:
+def build_checkpoint_outcome_view(outcome: CheckpointOutcome, *, requested_by: str) -> Message:
     """The created card, or the refusal with its override, whichever happened."""
     if outcome.refused:
-        return build_checkpoint_refused_view(outcome, request, requested_by=requested_by)
+        return build_checkpoint_refused_view(outcome, requested_by=requested_by)
     return build_checkpoint_done_view(outcome, requested_by=requested_by)
 
 

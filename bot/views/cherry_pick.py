@@ -8,11 +8,20 @@ from typing import Any
 from actions.cherry_pick import CherryPickPlan
 from bot.flows.rollback_run import Progress
 from bot.ids import ActionId, BlockId
-from bot.views.blocks import Message, button, confirm, context, escape, header, mention, section
+from bot.views.blocks import (
+    Message,
+    button,
+    confirm,
+    context,
+    escape,
+    header,
+    mention,
+    mention_orchestrators,
+    section,
+)
 from bot.views.rollback import (
     incident_summary,
     incident_title,
-    mention_orchestrators,
     step_lines,
     stopped_blocks,
 )

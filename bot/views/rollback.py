@@ -15,7 +15,17 @@ from actions.rollback_plan import RollbackPlan
 from bot.flows.rollback import EXPLICIT, needs_confirmation
 from bot.flows.rollback_run import Progress, StepState
 from bot.ids import ActionId, BlockId
-from bot.views.blocks import Message, button, confirm, context, escape, header, mention, section
+from bot.views.blocks import (
+    Message,
+    button,
+    confirm,
+    context,
+    escape,
+    header,
+    mention,
+    mention_orchestrators,
+    section,
+)
 from store import Incident, Plan, PlanState
 
 COMMITS_SHOWN = 15
@@ -26,13 +36,6 @@ _MARKS = {
     "pending": ":white_small_square:",
     "failed": ":x:",
 }
-
-
-def mention_orchestrators(orchestrators: Sequence[str]) -> str:
-    # A user group is mentioned with Slack's subteam syntax so its members are notified.
-    return " ".join(
-        f"<!subteam^{entry}>" if entry.startswith("S") else f"<@{entry}>" for entry in orchestrators
-    )
 
 
 def _short(sha: str | None) -> str:

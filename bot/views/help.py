@@ -1,0 +1,40 @@
+"""``/rollback help``: every command of the grammar, with a line on what it does."""
+
+from __future__ import annotations
+
+from bot.grammar import CHECKPOINT_USAGE, ROLLBACK_USAGE, SEVERITY_USAGE
+from bot.ids import BlockId
+from bot.views.blocks import Message, context, escape, header, section
+
+_HELP_LINES = {
+    "help": "this help",
+    "scenario": "report a problem by scenario; the policy decides fix-forward or rollback",
+    "blocker": "report a blocker: the orchestrator rates it with buttons",
+    "to": "ask for a rollback to an explicit target",
+    "status": "branch, remote, last checkpoints, open incidents",
+    "validate": "run the validation checklist now",
+    "log": "last N ROLLBACK_LOG entries",
+    "drill": "practice a rollback in an isolated clone",
+    "remove": "high-risk removal, one file at a time, test after each",
+    "retry": "the Before Retry checklist and the approval that lifts the freeze",
+    "cherry-pick": "bring good commits back from an incident's backup branch",
+}
+
+
+def build_help_view() -> Message:
+    lines = [f"`{escape(ROLLBACK_USAGE[verb])}`\n{_HELP_LINES[verb]}" for verb in ROLLBACK_USAGE]
+    checkpoint = "\n".join(f"`{escape(form)}`" for form in CHECKPOINT_USAGE)
+    severity = "\n".join(f"`{escape(form)}`" for form in SEVERITY_USAGE)
+    return {
+        "text": "rollback-bot commands: " + ", ".join(ROLLBACK_USAGE.values()),
+        "blocks": [
+            header("rollback-bot"),
+            section("\n".join(lines), BlockId.HELP_COMMANDS),
+            section(f"*Checkpoints*\n{checkpoint}"),
+            section(f"*Severity*\n{severity}"),
+            context(
+                "Severity: 1-5 or low, medium, high, critical. "
+                "Incidents are numbers such as 12 or #12."
+            ),
+        ],
+    }

@@ -1,0 +1,105 @@
+"""``/rollback status``: branch, remote, checkpoints, open incidents and locks, warnings first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.status import StatusReport
+from bot.ids import BlockId
+from bot.views.blocks import Message, age, escape, header, mention, section
+from store import Incident
+
+
+def _short(sha: str | None) -> str:
+    return sha[:10] if sha else "unknown"
+
+
+def build_status_view(report: StatusReport) -> Message:
+    hours = max(0, int((report.now - report.phase_started_at).total_seconds() // 3600))
+    blocks: list[dict[str, Any]] = [
+        header(f"{report.project} · {report.phase} · T+{hours}h"),
+    ]
+    warnings: list[str] = []
+    repo = report.repo
+    if repo is None:
+        warnings.append(f"Repository unreadable: {escape(report.repo_problem or 'unknown')}")
+        repo_line = "*Repository*: unavailable"
+    else:
+        branch = repo.branch or "detached HEAD"
+        if repo.remote_head is None:
+            remote = f"unknown ({escape(repo.remote_problem or 'no answer')})"
+        elif repo.in_sync_with_remote:
+            remote = f"`{_short(repo.remote_head)}` (in sync)"
+        else:
+            remote = f"`{_short(repo.remote_head)}` (differs from HEAD)"
+        repo_line = (
+            f"*Branch*: `{escape(branch)}`\n"
+            f"*HEAD*: `{_short(repo.head)}` {escape(repo.head_subject)}\n"
+            f"*Remote head*: {remote}\n"
+            f"*Working tree*: "
+            + (
+                "clean"
+                if repo.dirty_paths == 0
+                else f"{repo.dirty_paths} changed or untracked paths"
+            )
+        )
+        if not repo.on_expected_branch:
+            warnings.append(f"Not on the phase branch `{escape(repo.expected_branch)}`.")
+        if repo.operation_in_progress:
+            warnings.append(f"A {repo.operation_in_progress} is in progress in the working copy.")
+    blocks.append(section(repo_line, BlockId.STATUS_REPO))
+    blocks.append(section(_checkpoint_lines(report), BlockId.STATUS_CHECKPOINTS))
+    blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
+    if report.locks:
+        held = [
+            f"• {escape(lock.reason)}, held by {mention(lock.owner)} "
+            f"since {age(lock.acquired_at, report.now)}"
+            for lock in report.locks
+        ]
+        blocks.append(section("*Locks*\n" + "\n".join(held)))
+    if warnings:
+        blocks.append(
+            section("\n".join(f":warning: {w}" for w in warnings), BlockId.STATUS_WARNINGS)
+        )
+    head = repo.head[:10] if repo else "unknown"
+    text = (
+        f"{report.project} {report.phase}: HEAD {head}, "
+        f"{len(report.open_incidents)} open incident(s)"
+    )
+    return {"text": text, "blocks": blocks}
+
+
+def _checkpoint_lines(report: StatusReport) -> str:
+    if report.repo is None or not report.repo.checkpoints:
+        return "*Last checkpoints*: none yet"
+    lines = [
+        f"• `{escape(tag.name)}` at `{_short(tag.commit)}`, {age(tag.created_at, report.now)}"
+        for tag in report.repo.checkpoints
+    ]
+    return "*Last checkpoints*\n" + "\n".join(lines)
+
+
+def _incident_lines(report: StatusReport) -> str:
+    if not report.open_incidents:
+        return "*Open incidents*: none"
+    lines = [
+        f"• #{incident.id} {incident.scenario}"
+        + (f" (severity {incident.severity})" if incident.severity else "")
+        + f", {incident.state.value.replace('_', ' ')}, by {mention(incident.requester)},"
+        f" {age(incident.created_at, report.now)}" + _rollback_facts(incident)
+        for incident in report.open_incidents[:20]
+    ]
+    more = len(report.open_incidents) - 20
+    if more > 0:
+        lines.append(f"…and {more} more")
+    return "*Open incidents*\n" + "\n".join(lines)
+
+
+def _rollback_facts(incident: Incident) -> str:
+    if not incident.backup_branch:
+        return ""
+    to = f" to `{_short(incident.to_sha)}`" if incident.to_sha else ""
+    health = ""
+    if incident.healthy is not None:
+        health = ", service healthy" if incident.healthy else ", service NOT healthy"
+    return f"{to}, work kept on `{escape(incident.backup_branch)}`{health}"
