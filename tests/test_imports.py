@@ -1,6 +1,8 @@
 """The layering rule, enforced.
 
 bot uses actions and store; actions and store never use Slack or bot; actions never uses store.
+The local-only tooling (the emulator, the console, the demo) lives in bot/local, and nothing but
+bot/local itself and the CLI's entry points imports it.
 """
 
 from __future__ import annotations
@@ -60,6 +62,31 @@ def test_only_settings_reads_the_environment() -> None:
         "bot/local/demo/sandbox.py",
     }
     assert set(readers) <= allowed, readers
+
+
+LOCAL_ALLOWED = {"bot/cli.py"}
+
+
+def _imports_of_local(root: Path = ROOT) -> list[tuple[str, str]]:
+    found = []
+    for package in ("bot", "actions", "store"):
+        for file, module in _imports(package, root):
+            inside_local = file.startswith("bot/local/")
+            if module.startswith("bot.local") and not inside_local and file not in LOCAL_ALLOWED:
+                found.append((file, module))
+    return found
+
+
+def test_production_code_never_imports_local_tooling() -> None:
+    assert _imports_of_local() == []
+
+
+def test_local_rule_would_catch_a_violation(tmp_path: Path) -> None:
+    (tmp_path / "bot" / "flows").mkdir(parents=True)
+    (tmp_path / "bot" / "flows" / "probe.py").write_text("from bot.local.emulator import X\n")
+    (tmp_path / "bot" / "local").mkdir()
+    (tmp_path / "bot" / "local" / "ok.py").write_text("from bot.local.emulator import X\n")
+    assert _imports_of_local(tmp_path) == [("bot/flows/probe.py", "bot.local.emulator")]
 
 
 def test_import_rules_would_catch_a_violation(tmp_path: Path) -> None:
