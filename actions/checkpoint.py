@@ -144,6 +144,30 @@ def _make(
     progress: Progress,
 ) -> CheckpointResult:
     identity = identity_config(repo, deadline.left("reading the git identity"))
+    paths = _stage(repo, previous, deadline, progress)
+    target = previous
+    if paths:
+        target = _commit(repo, branch, names, previous, identity, deadline)
+        progress.commit = target
+    tag_object = _tag(repo, names, target, identity, deadline)
+    progress.tag_object = tag_object
+    summary = _push(repo, remote, branch, names.tag, tag_object, deadline)
+    return CheckpointResult(
+        names=names,
+        commit=target,
+        committed=progress.commit is not None,
+        committed_paths=paths,
+        previous_head=previous,
+        remote=remote,
+        branch=branch,
+        push_summary=summary,
+    )
+
+
+def _stage(
+    repo: git.Repo, previous: str, deadline: Deadline, progress: Progress
+) -> tuple[str, ...]:
+    """``git add --all``, keeping a copy of the index to restore; the paths it changed."""
     saved = save_index(repo, deadline.left("saving the index"))
     git_ok(repo, ["add", "--all"], deadline.left("staging changes"))
     # From here on the index is ours to restore (a failed `git add` leaves it as it was); the
@@ -164,11 +188,17 @@ def _make(
         ],
         deadline.left("comparing the index with HEAD"),
     )
-    paths = _name_status(diff)
-    target = previous
-    if paths:
-        target = _commit(repo, branch, names, previous, identity, deadline)
-        progress.commit = target
+    return _name_status(diff)
+
+
+def _tag(
+    repo: git.Repo,
+    names: CheckpointNames,
+    target: str,
+    identity: tuple[str, ...],
+    deadline: Deadline,
+) -> str:
+    """The annotated checkpoint tag on ``target``; its tag object's id."""
     tag_call = run_git(
         repo,
         [
@@ -189,22 +219,10 @@ def _make(
             "If someone else just created this checkpoint, see `/checkpoint list`; "
             "otherwise try again.",
         )
-    tag_object = git_ok(
+    return git_ok(
         repo,
         ["rev-parse", "--verify", "--end-of-options", f"refs/tags/{names.tag}"],
         deadline.left("reading the tag"),
-    )
-    progress.tag_object = tag_object
-    summary = _push(repo, remote, branch, names.tag, tag_object, deadline)
-    return CheckpointResult(
-        names=names,
-        commit=target,
-        committed=progress.commit is not None,
-        committed_paths=paths,
-        previous_head=previous,
-        remote=remote,
-        branch=branch,
-        push_summary=summary,
     )
 
 

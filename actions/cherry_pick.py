@@ -1,9 +1,9 @@
-"""The procedure's "cherry-pick good commits back" after a rollback: plan, then apply.
+"""The procedure's "cherry-pick good commits back" after a rollback: the plan.
 
 A plan names exact commits (full ids from the backup branch, oldest first), HEAD and the remote's
-head, with a fingerprint over them. Applying picks them one at a time with `git cherry-pick -x`,
-whose "(cherry picked from commit …)" line is how a run repeated after a crash recognises the
-picks already made. Nothing here pushes: the caller uses :func:`rollback_push.push_with_lease`.
+head, with a fingerprint over them. :mod:`actions.cherry_pick_apply` picks them one at a time with
+`git cherry-pick -x`, whose "(cherry picked from commit …)" line is how a run repeated after a
+crash recognises the picks already made.
 """
 
 from __future__ import annotations
@@ -17,23 +17,18 @@ from dataclasses import dataclass
 import git
 
 from actions.errors import GitError, InputError, OutOfTime
-from actions.git import operation_in_progress, require_no_operation
+from actions.git import require_no_operation
 from actions.gitrun import (
-    UNDO_TIMEOUT_S,
     Deadline,
-    GitCall,
     git_ok,
-    identity_config,
     run_git,
 )
 from actions.refs import require_ref_name
 from actions.rollback_git import (
     NOTHING,
-    head_and_branch,
     is_ancestor,
     local_ref,
     remote_branch_head,
-    require_commit_id,
     require_on_branch,
     result_within,
     short,
@@ -43,7 +38,6 @@ __all__ = [
     "CherryPickPlan",
     "CherryPickResult",
     "PickedCommit",
-    "apply_cherry_pick",
     "pick_fingerprint",
     "plan_cherry_pick",
 ]
@@ -57,8 +51,6 @@ _ID_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
 _PICKED_RE = re.compile(r"^\(cherry picked from commit ([0-9a-f]{40})\)$", re.MULTILINE)
 _VALID = ("a commit id of 7 to 40 hex digits, of a commit on the backup branch",)
 _SHOWN_PATHS = 10
-# --end-of-options works for cherry-pick on git 2.39; the ids are verified full hex ids anyway.
-_PICK = ("cherry-pick", "-x", "--no-edit", "--no-gpg-sign", "--no-rerere-autoupdate")
 _ORDER = ("rev-list", "--reverse", "--topo-order", f"--max-count={MAX_WALK}")
 _FORMAT = "--format=%H%x00%P%x00%an <%ae>%x00%s"
 _ABOUT = ("log", "--no-walk=unsorted", "--no-show-signature", _FORMAT)
@@ -121,7 +113,7 @@ def plan_cherry_pick(
             asked = pool.submit(_ask_remote, repo, remote, branch, deadline)
             head = require_on_branch(repo, branch, deadline, NOTHING)
             require_no_operation(repo, NOTHING)
-            _require_clean(repo, deadline)
+            require_clean_tree(repo, deadline)
             backup_sha = _backup_tip(repo, remote, backup_branch, deadline)
             picks = _resolve_picks(repo, ids, head, backup_sha, branch, backup_branch, deadline)
             remote_head = result_within(asked, deadline)
@@ -172,19 +164,19 @@ def _ask_remote(repo: git.Repo, remote: str, branch: str, deadline: Deadline) ->
         ) from None
 
 
-def _require_clean(repo: git.Repo, deadline: Deadline) -> None:
+def require_clean_tree(repo: git.Repo, deadline: Deadline) -> None:
     """GitError when tracked files have changes (staged or not). Untracked files may stay: a
-    pick never takes them in, and git refuses to overwrite one (see :func:`_pick_failed`)."""
-    paths = _changed(repo, deadline)
+    pick never takes them in, and git refuses to overwrite one."""
+    paths = changed_tracked_paths(repo, deadline)
     if paths:
         raise GitError(
-            f"The working copy has uncommitted changes ({_listed(paths)}); a cherry-pick "
+            f"The working copy has uncommitted changes ({listed_paths(paths)}); a cherry-pick "
             f"would mix them in. {NOTHING} Commit or stash them first (`git stash`), then "
             "try again."
         )
 
 
-def _changed(repo: git.Repo, deadline: Deadline) -> list[str]:
+def changed_tracked_paths(repo: git.Repo, deadline: Deadline) -> list[str]:
     output = git_ok(
         repo,
         ["status", "--porcelain=v1", "-z", "--untracked-files=no"],
@@ -200,7 +192,7 @@ def _changed(repo: git.Repo, deadline: Deadline) -> list[str]:
     return paths
 
 
-def _listed(paths: Sequence[str]) -> str:
+def listed_paths(paths: Sequence[str]) -> str:
     more = f" and {len(paths) - _SHOWN_PATHS} more" if len(paths) > _SHOWN_PATHS else ""
     return ", ".join(paths[:_SHOWN_PATHS]) + more
 
@@ -303,7 +295,7 @@ def _picked_before(
     repo: git.Repo, head: str, backup_sha: str, deadline: Deadline
 ) -> dict[str, str]:
     """{source: pick} for the -x picks on HEAD since it parted from the backup branch."""
-    found = _log_picks(
+    found = log_picks(
         repo,
         [*_EARLIER, "--end-of-options", head, f"^{backup_sha}"],
         deadline.left("earlier picks"),
@@ -311,7 +303,7 @@ def _picked_before(
     return {source: sha for sha, _, source in reversed(found) if source}
 
 
-def _log_picks(
+def log_picks(
     repo: git.Repo, args: list[str], timeout_s: float
 ) -> list[tuple[str, list[str], str | None]]:
     """(commit, parents, the commit it says it was picked from) for each commit git log lists.
@@ -327,143 +319,3 @@ def _log_picks(
         sources = _PICKED_RE.findall(body)
         found.append((sha, parents.split(), sources[-1] if sources else None))
     return found
-
-
-def apply_cherry_pick(
-    *, repo: git.Repo, plan: CherryPickPlan, timeout_s: float = 120.0
-) -> CherryPickResult:
-    """Pick the plan's commits onto its branch with ``git cherry-pick -x``, one at a time.
-
-    HEAD must be where the plan saw it, or on picks of the plan's first commits (an earlier run
-    that stopped): those are kept and the rest applied. A pick that fails is aborted, leaving
-    the branch at the last good pick with a clean tree, and GitError says how far it got.
-    """
-    _check_plan(plan)
-    deadline = Deadline(timeout_s)
-    try:
-        head = require_on_branch(repo, plan.branch, deadline, f"{NOTHING} Plan again.")
-        require_no_operation(repo, NOTHING)
-        done = _already_applied(repo, plan, head, deadline)
-        _require_clean(repo, deadline)
-        identity = identity_config(repo, deadline.left("reading the identity"))
-    except OutOfTime as error:
-        raise GitError(f"{error.user_message} {NOTHING} Try again.") from None
-    applied = [(pick.sha, new) for pick, new in zip(plan.commits, done, strict=False)]
-    for pick in plan.commits[len(done) :]:
-        try:
-            call = run_git(
-                repo,
-                [*_PICK, "--end-of-options", pick.sha],
-                deadline.left(f"picking {short(pick.sha)}"),
-                env={"GIT_EDITOR": "true", "GIT_REFLOG_ACTION": "rollback-bot: cherry-pick"},
-                config=identity,
-            )
-        except OutOfTime as error:
-            raise GitError(
-                f"{error.user_message} {_progress(plan, head, len(applied))} Run the same "
-                "plan again to pick the rest."
-            ) from None
-        if not call.ok:
-            raise _pick_failed(repo, plan, pick, call, head, len(applied))
-        picked = run_git(repo, ["rev-parse", "HEAD"], UNDO_TIMEOUT_S)
-        if not picked.ok:
-            raise GitError(
-                f"{short(pick.sha)} was picked, but HEAD could not be read after it "
-                f"({picked.complaint()}): {len(applied) + 1} of {len(plan.commits)} picks are "
-                f"on {plan.branch}, nothing was pushed, and every commit is still on "
-                f"{plan.backup_branch}. Run the same plan again to check and pick the rest."
-            )
-        head = picked.out
-        applied.append((pick.sha, head))
-    return CherryPickResult(head_sha=head, applied=tuple(applied), already_applied=len(done))
-
-
-def _check_plan(plan: CherryPickPlan) -> None:
-    require_ref_name(plan.branch, what="branch name")
-    require_ref_name(plan.remote, what="remote name")
-    require_ref_name(plan.backup_branch, what="backup branch name")
-    shas = [pick.sha for pick in plan.commits]
-    for sha in (plan.head_sha, plan.backup_sha, plan.remote_head, *shas):
-        if sha is not None:  # full hex ids only: nothing option-like can reach git's argv
-            require_commit_id(sha, what="commit in the plan")
-    expected = pick_fingerprint(plan.branch, plan.head_sha, plan.remote_head, plan.backup_sha, shas)
-    if plan.fingerprint != expected:
-        raise GitError(f"The plan does not match its own fingerprint. {NOTHING} Plan again.")
-
-
-def _already_applied(
-    repo: git.Repo, plan: CherryPickPlan, head: str, deadline: Deadline
-) -> list[str]:
-    """The picks an earlier run made (new ids, in plan order), or GitError if HEAD moved."""
-    if head == plan.head_sha:
-        return []
-    moved = GitError(
-        f"HEAD moved since the plan: {plan.branch} is at {short(head)}, which is neither "
-        f"{short(plan.head_sha)} nor picks of the planned commits on top of it. {NOTHING} "
-        "Plan again."
-    )
-    if not is_ancestor(repo, plan.head_sha, head, deadline):
-        raise moved
-    # One more than can match, to see a HEAD that has more than the plan's picks on top.
-    since = [f"--max-count={len(plan.commits) + 1}", "--end-of-options", head, f"^{plan.head_sha}"]
-    found = _log_picks(repo, ["--reverse", "--topo-order", *since], deadline.left("reading picks"))
-    done: list[str] = []
-    for (sha, parents, source), pick in zip(found, (*plan.commits, None), strict=False):
-        if pick is None or parents != [done[-1] if done else plan.head_sha] or source != pick.sha:
-            raise moved
-        done.append(sha)
-    if done[-1:] != [head]:
-        raise moved
-    return done
-
-
-def _progress(plan: CherryPickPlan, head: str, count: int) -> str:
-    return (
-        f"{plan.branch} is at {short(head)} with {count} of {len(plan.commits)} picks applied; "
-        f"nothing was pushed, and every commit is still on {plan.backup_branch}."
-    )
-
-
-def _pick_failed(
-    repo: git.Repo, plan: CherryPickPlan, pick: PickedCommit, call: GitCall, last: str, count: int
-) -> GitError:
-    """Abort the failed pick only, and say what went wrong and where the branch is now."""
-    budget = Deadline(UNDO_TIMEOUT_S)  # its own: the operation's may be spent
-    conflicted = run_git(
-        repo, ["diff", "--name-only", "--diff-filter=U", "-z"], budget.left("listing conflicts")
-    ).out.split("\x00")
-    paths = [path for path in conflicted if path]
-    untracked = [line.strip() for line in call.err.splitlines() if line.startswith("\t")]
-    if paths:
-        reason = f"it conflicts with {plan.branch} in {_listed(paths)}"
-    elif "would be overwritten" in call.err and untracked:
-        reason = f"it would overwrite untracked files here ({_listed(untracked)}); move them away"
-    elif "now empty" in call.err:
-        reason = f"its changes are already on {plan.branch} (the pick would be empty)"
-    else:
-        reason = f"git cherry-pick failed: {call.complaint()}"
-    subject = pick.subject if len(pick.subject) <= 72 else pick.subject[:71] + "…"
-    what = f"Cherry-picking {short(pick.sha)} ({subject!r}) onto {plan.branch} stopped: {reason}."
-    problem = ""
-    try:
-        if operation_in_progress(repo) == "cherry-pick":
-            aborted = run_git(repo, ["cherry-pick", "--abort"], budget.left("aborting the pick"))
-            problem = "" if aborted.ok else f" ({aborted.complaint()})"
-        now, _ = head_and_branch(repo, budget)
-        clean = now == last and operation_in_progress(repo) is None and not _changed(repo, budget)
-    except GitError as error:  # also running out of the undo's own budget
-        now, clean, problem = None, False, f" ({error.user_message})"
-    if clean:
-        return GitError(
-            f"{what} That pick was undone, and the working tree is clean: "
-            f"{_progress(plan, last, count)} Pick {short(pick.sha)} by hand "
-            f"(`git cherry-pick -x {pick.sha}`) and resolve it, or plan again without it."
-        )
-    return GitError(
-        f"{what} It could not be undone cleanly{problem}: the working copy is at "
-        f"{short(now) if now else 'an unknown commit'} (the last good pick is {short(last)}) "
-        "and may be mid-pick or have "
-        f"changes. {count} of {len(plan.commits)} picks were applied before it; nothing was "
-        f"pushed, and every commit is still on {plan.backup_branch}. Look at `git status`, "
-        "and run `git cherry-pick --abort` by hand if a pick is in progress."
-    )

@@ -137,19 +137,7 @@ def _plan(
         )
     if isinstance(local, GitError):
         raise local
-    if (
-        remote_head is not None
-        and remote_head != head
-        and not _contains(repo, head, remote_head, deadline)
-    ):
-        # The lease would accept this remote head and the push would drop its commits from
-        # the remote, and no backup holds them: they are not in this working copy.
-        raise GitError(
-            f"{remote}/{branch} is at {short(remote_head)}, which HEAD ({short(head)}) does not "
-            f"contain: {remote} has commits this working copy lacks, and a rollback would drop "
-            f"them from {remote} with no backup. {_REFUSED} Bring them here first "
-            f"(`git pull --ff-only {remote} {branch}`), then ask again."
-        )
+    _require_remote_contained(repo, remote, branch, head, remote_head, deadline)
     return RollbackPlan(
         branch=branch,
         remote=remote,
@@ -165,6 +153,26 @@ def _plan(
         backup_branch=backup,
         migrations_crossed=local.migrations,
         fingerprint=plan_fingerprint(branch, head, remote_head, local.target_sha),
+    )
+
+
+def _require_remote_contained(
+    repo: git.Repo,
+    remote: str,
+    branch: str,
+    head: str,
+    remote_head: str | None,
+    deadline: Deadline,
+) -> None:
+    if remote_head is None or remote_head == head or _contains(repo, head, remote_head, deadline):
+        return
+    # The lease would accept this remote head and the push would drop its commits from the
+    # remote, and no backup holds them: they are not in this working copy.
+    raise GitError(
+        f"{remote}/{branch} is at {short(remote_head)}, which HEAD ({short(head)}) does not "
+        f"contain: {remote} has commits this working copy lacks, and a rollback would drop "
+        f"them from {remote} with no backup. {_REFUSED} Bring them here first "
+        f"(`git pull --ff-only {remote} {branch}`), then ask again."
     )
 
 

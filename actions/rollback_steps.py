@@ -238,49 +238,8 @@ def reset_to_target(
         raise InputError(f"The backup branch cannot be {branch} itself. {_NOT_RESET} {NOTHING}")
     deadline = Deadline(timeout_s)
     try:
-        refused = f"{_NOT_RESET} {NOTHING}"
-        branch_ref, backup_ref = f"refs/heads/{branch}", f"refs/heads/{backup_branch}"
-        # The working tree is hashed (into a temporary index) while the branches are read;
-        # the tree is only used once HEAD has been found at expected_head.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-reset") as pool:
-            tips_read = pool.submit(_tips_and_index, repo, (branch_ref, backup_ref), deadline)
-            tree = worktree_tree(repo, expected_head, deadline)
-            tips, staged = result_within(tips_read, deadline)
-        on_branch = tips.get(branch_ref)
-        if on_branch is None or not on_branch.checked_out:
-            require_on_branch(repo, branch, deadline, refused)  # raises, saying where HEAD is
-            raise GitError(f"HEAD is not on {branch}. {refused}")  # it moved meanwhile
-        head = on_branch.commit
-        backup = tips.get(backup_ref)
-        if backup is None:
-            raise GitError(
-                f"There is no backup branch {backup_branch} here, and a reset without one "
-                f"could lose work. {refused} Create the backup branch first."
-            )
-        # The usual shapes (backup = HEAD, or a snapshot on top of it) need no history walk.
-        contained = expected_head == backup.commit or expected_head in backup.parents
-        if not (contained or is_ancestor(repo, expected_head, backup.commit, deadline)):
-            raise GitError(
-                f"Backup branch {backup_branch} ({short(backup.commit)}) does not contain "
-                f"{short(expected_head)}, the HEAD being rolled back. {refused}"
-            )
-        if head == target_sha:
+        if _already_reset(repo, branch, expected_head, target_sha, backup_branch, deadline):
             return
-        if head != expected_head:
-            raise GitError(
-                f"HEAD moved from {short(expected_head)} to {short(head)} since the plan. "
-                f"{refused} Plan the rollback again."
-            )
-        require_no_operation(repo, refused)
-        # Re-checked just before the reset: the snapshot may be minutes old, and a file
-        # edited or staged since then would be lost by the reset.
-        if tree not in (on_branch.tree, backup.tree) or not _staged_saved(
-            repo, staged, (on_branch.tree, tree, backup.tree), backup.parents, deadline
-        ):
-            raise GitError(
-                f"The working copy has changes that are not on {backup_branch} (made after "
-                f"the snapshot). {refused} Plan the rollback again to snapshot them too."
-            )
         # `reset --end-of-options` is refused by git 2.39's reset; the revision is a verified
         # full hex id (never option-like), and `--` makes git read it as a revision only.
         call = run_git(
@@ -296,6 +255,74 @@ def reset_to_target(
             f"git reset failed: {call.complaint()}. The working copy may be partly reset; "
             f"everything it had is on {backup_branch}. Look at `git status` before going on."
         )
+
+
+def _already_reset(
+    repo: git.Repo,
+    branch: str,
+    expected_head: str,
+    target_sha: str,
+    backup_branch: str,
+    deadline: Deadline,
+) -> bool:
+    """True when HEAD is at the target already; False when the reset may run because the backup
+    branch holds everything it would drop; GitError saying what is missing otherwise."""
+    refused = f"{_NOT_RESET} {NOTHING}"
+    branch_ref, backup_ref = f"refs/heads/{branch}", f"refs/heads/{backup_branch}"
+    # The working tree is hashed (into a temporary index) while the branches are read;
+    # the tree is only used once HEAD has been found at expected_head.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-reset") as pool:
+        tips_read = pool.submit(_tips_and_index, repo, (branch_ref, backup_ref), deadline)
+        tree = worktree_tree(repo, expected_head, deadline)
+        tips, staged = result_within(tips_read, deadline)
+    on_branch = tips.get(branch_ref)
+    if on_branch is None or not on_branch.checked_out:
+        require_on_branch(repo, branch, deadline, refused)  # raises, saying where HEAD is
+        raise GitError(f"HEAD is not on {branch}. {refused}")  # it moved meanwhile
+    backup = _backup_holding(repo, tips.get(backup_ref), expected_head, backup_branch, deadline)
+    head = on_branch.commit
+    if head == target_sha:
+        return True
+    if head != expected_head:
+        raise GitError(
+            f"HEAD moved from {short(expected_head)} to {short(head)} since the plan. "
+            f"{refused} Plan the rollback again."
+        )
+    require_no_operation(repo, refused)
+    # Re-checked just before the reset: the snapshot may be minutes old, and a file
+    # edited or staged since then would be lost by the reset.
+    if tree not in (on_branch.tree, backup.tree) or not _staged_saved(
+        repo, staged, (on_branch.tree, tree, backup.tree), backup.parents, deadline
+    ):
+        raise GitError(
+            f"The working copy has changes that are not on {backup_branch} (made after "
+            f"the snapshot). {refused} Plan the rollback again to snapshot them too."
+        )
+    return False
+
+
+def _backup_holding(
+    repo: git.Repo,
+    backup: BranchTip | None,
+    expected_head: str,
+    backup_branch: str,
+    deadline: Deadline,
+) -> BranchTip:
+    """The backup branch's tip, once it is known to contain the HEAD being rolled back."""
+    refused = f"{_NOT_RESET} {NOTHING}"
+    if backup is None:
+        raise GitError(
+            f"There is no backup branch {backup_branch} here, and a reset without one "
+            f"could lose work. {refused} Create the backup branch first."
+        )
+    # The usual shapes (backup = HEAD, or a snapshot on top of it) need no history walk.
+    contained = expected_head == backup.commit or expected_head in backup.parents
+    if not (contained or is_ancestor(repo, expected_head, backup.commit, deadline)):
+        raise GitError(
+            f"Backup branch {backup_branch} ({short(backup.commit)}) does not contain "
+            f"{short(expected_head)}, the HEAD being rolled back. {refused}"
+        )
+    return backup
 
 
 def _tips_and_index(

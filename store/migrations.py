@@ -47,14 +47,7 @@ def m001_incidents_and_timeline(db: Database) -> None:
     )
     db.table("timeline").create_index(["incident_id"])
     # The timeline is an audit trail: the database itself refuses edits and deletions.
-    db.execute(
-        "CREATE TRIGGER timeline_no_update BEFORE UPDATE ON timeline "
-        "BEGIN SELECT RAISE(ABORT, 'timeline is append-only'); END"
-    )
-    db.execute(
-        "CREATE TRIGGER timeline_no_delete BEFORE DELETE ON timeline "
-        "BEGIN SELECT RAISE(ABORT, 'timeline is append-only'); END"
-    )
+    _make_append_only(db, "timeline")
 
 
 @migrations()
@@ -110,6 +103,11 @@ def m005_plans_and_journal(db: Database) -> None:
     for column in ("from_sha", "to_sha", "target_ref", "backup_branch"):
         incidents.add_column(column, str)
     incidents.add_column("healthy", int)
+    _create_plans(db)
+    _create_journal(db)
+
+
+def _create_plans(db: Database) -> None:
     # A plan is what an orchestrator approves. Approval is a compare-and-set on state (and
     # expires_at), so exactly one click wins across threads, processes and replicas.
     plans = db.table("plans")
@@ -153,6 +151,9 @@ def m005_plans_and_journal(db: Database) -> None:
     )
     plans.create_index(["incident_id"])
     plans.create_index(["state"])
+
+
+def _create_journal(db: Database) -> None:
     # The journal says which steps of which attempt ran, so a crashed rollback can be resumed
     # and audited. Like the timeline, the database itself refuses edits and deletions.
     journal = db.table("journal")
@@ -174,11 +175,16 @@ def m005_plans_and_journal(db: Database) -> None:
         foreign_keys=[("plan_id", "plans", "id")],
     )
     journal.create_index(["plan_id"])
-    db.execute(
-        "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal "
-        "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END"
-    )
-    db.execute(
-        "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal "
-        "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END"
-    )
+    _make_append_only(db, "journal")
+
+
+def _make_append_only(db: Database, table: str) -> None:
+    """Triggers with which the database itself refuses to edit or delete ``table``'s rows.
+
+    ``table`` is one of this file's literals, never input.
+    """
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        )

@@ -21,10 +21,10 @@ from git import Repo
 from actions.cherry_pick import (
     CherryPickPlan,
     PickedCommit,
-    apply_cherry_pick,
     pick_fingerprint,
     plan_cherry_pick,
 )
+from actions.cherry_pick_apply import apply_cherry_pick
 from actions.errors import GitError, InputError, RefNameError
 from actions.gitrun import GitCall, run_git
 from actions.rollback_push import push_with_lease
@@ -410,7 +410,7 @@ def test_apply_cherry_pick_abort_that_fails_says_the_pick_is_in_progress(
             return GitCall(status=128, out="", err="fatal: simulated abort failure")
         return run_git(repo, args, timeout_s, **kw)
 
-    monkeypatch.setattr("actions.cherry_pick.run_git", abort_fails)
+    monkeypatch.setattr("actions.cherry_pick_apply.run_git", abort_fails)
 
     with pytest.raises(GitError, match=r"could not be undone cleanly \(fatal: simulated") as e:
         apply(scene, planned)

@@ -123,26 +123,32 @@ def _fetch(
                 body_size=size,
                 elapsed_s=time.monotonic() - start,
             )
-    except httpx.TimeoutException:
-        reason = timed_out
-    except httpx.ConnectError as exc:
-        reason = _connect_reason(exc)
-    except httpx.RemoteProtocolError as exc:
-        if headers_seen:
-            reason = "connection closed mid-response"
-        elif "without sending" in str(exc):
-            reason = "connection closed before a response"
-        else:
-            reason = "invalid response"
-    except httpx.DecodingError:
-        reason = "invalid response body"
-    except httpx.ReadError:
-        reason = "connection closed mid-response" if headers_seen else "connection reset"
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-        reason = "invalid URL"
-    except httpx.HTTPError as exc:
-        reason = f"request failed ({type(exc).__name__})"
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        reason = _failure_reason(exc, headers_seen=headers_seen, timed_out=timed_out)
     return _NoAnswer(reason, time.monotonic() - start)
+
+
+def _failure_reason(
+    exc: httpx.HTTPError | httpx.InvalidURL, *, headers_seen: bool, timed_out: str
+) -> str:
+    """What went wrong with a request, in a few words a person on call reads at a glance."""
+    if isinstance(exc, httpx.TimeoutException):
+        return timed_out
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_reason(exc)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if headers_seen:
+            return "connection closed mid-response"
+        if "without sending" in str(exc):
+            return "connection closed before a response"
+        return "invalid response"
+    if isinstance(exc, httpx.DecodingError):
+        return "invalid response body"
+    if isinstance(exc, httpx.ReadError):
+        return "connection closed mid-response" if headers_seen else "connection reset"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return "invalid URL"
+    return f"request failed ({type(exc).__name__})"
 
 
 def _line(target: str, outcome: _Answer | _NoAnswer) -> str:
@@ -228,49 +234,54 @@ def check_flow(
         base_url=base_url, transport=transport, follow_redirects=False, trust_env=False
     ) as client:
         for number, step in enumerate(steps, start=1):
-            target = _target(step.method, step.path)
-            label = f"step {number} {target}"
+            label = f"step {number} {_target(step.method, step.path)}"
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                reason = f"{label}: timed out after {_seconds(timeout_s)}"
-                return CheckResult(
-                    name, "flow", False, reason, time.monotonic() - start, tuple(details)
+                problem: str | None = f"{label}: timed out after {_seconds(timeout_s)}"
+            else:
+                problem = _flow_step_problem(
+                    client, step, number, remaining, timeout_s, slow_after_s, details
                 )
-            outcome = _fetch(
-                client,
-                method=step.method,
-                url=step.path,
-                timeout_s=remaining,
-                json=step.json,
-                form=step.form,
-            )
-            if isinstance(outcome, _NoAnswer):
-                reason = outcome.reason
-                if reason.startswith("timed out after"):
-                    reason = f"timed out after {_seconds(timeout_s)}"
-                details.append(f"{number} {target} -> {reason}")
+            if problem is not None:
                 return CheckResult(
-                    name,
-                    "flow",
-                    False,
-                    f"{label}: {reason}",
-                    time.monotonic() - start,
-                    tuple(details),
-                )
-            details.append(f"{number} {_line(target, outcome)}")
-            problem = _answer_problem(
-                outcome, slow_after_s=slow_after_s, expect_status=step.expect_status
-            )
-            if not problem and step.expect_text is not None:
-                text = outcome.body.decode("utf-8", "replace")
-                if step.expect_text not in text:
-                    problem = f"{step.expect_text[:60]!r} not in the response"
-            if problem:
-                reason = redact(f"{label}: {problem}")
-                return CheckResult(
-                    name, "flow", False, reason, time.monotonic() - start, tuple(details)
+                    name, "flow", False, problem, time.monotonic() - start, tuple(details)
                 )
     return CheckResult(name, "flow", True, "", time.monotonic() - start, tuple(details))
+
+
+def _flow_step_problem(
+    client: httpx.Client,
+    step: FlowStep,
+    number: int,
+    remaining_s: float,
+    timeout_s: float,
+    slow_after_s: float,
+    details: list[str],
+) -> str | None:
+    """Run one step of a flow, noting its line in ``details``; why it failed, or None."""
+    target = _target(step.method, step.path)
+    label = f"step {number} {target}"
+    outcome = _fetch(
+        client,
+        method=step.method,
+        url=step.path,
+        timeout_s=remaining_s,
+        json=step.json,
+        form=step.form,
+    )
+    if isinstance(outcome, _NoAnswer):
+        reason = outcome.reason
+        if reason.startswith("timed out after"):
+            reason = f"timed out after {_seconds(timeout_s)}"
+        details.append(f"{number} {target} -> {reason}")
+        return f"{label}: {reason}"
+    details.append(f"{number} {_line(target, outcome)}")
+    problem = _answer_problem(outcome, slow_after_s=slow_after_s, expect_status=step.expect_status)
+    if not problem and step.expect_text is not None:
+        text = outcome.body.decode("utf-8", "replace")
+        if step.expect_text not in text:
+            problem = f"{step.expect_text[:60]!r} not in the response"
+    return redact(f"{label}: {problem}") if problem else None
 
 
 def check_health(*, client: httpx.Client, url: str, timeout_s: float) -> CheckResult:

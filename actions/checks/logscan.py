@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from actions.checks.result import CheckResult
 from actions.redact import redact
@@ -148,28 +149,7 @@ def scan_log(
         rotated = size < since_offset
         start = 0 if rotated else since_offset
         stop = size if max_bytes is None else min(size, start + max(max_bytes, 0))
-        handle.seek(start)
-        consumed = start
-        carry = b""
-        bytes_read = 0
-        while consumed + len(carry) < stop:
-            chunk = handle.read(min(_CHUNK_BYTES, stop - consumed - len(carry)))
-            if not chunk:
-                break  # truncated under us; what was read still counts
-            bytes_read += len(chunk)
-            buffer = carry + chunk if carry else chunk
-            cut = buffer.rfind(b"\n") + 1
-            if cut == 0 and len(buffer) >= _MAX_LINE_BYTES:
-                cut = len(buffer)
-            if cut:
-                found.add(buffer[:cut])
-                consumed += cut
-            carry = buffer[cut:]
-        if carry and consumed == start and stop < size:
-            # max_bytes is smaller than this one line: take the window whole, or every later
-            # scan would stop at the same place.
-            found.add(carry)
-            consumed += len(carry)
+        consumed, bytes_read = _read_lines(handle, found, start=start, stop=stop, size=size)
     return LogScan(
         path=path,
         start_offset=start,
@@ -183,6 +163,36 @@ def scan_log(
         warning_count=found.warning_count,
         duration_s=time.monotonic() - started,
     )
+
+
+def _read_lines(
+    handle: BinaryIO, found: _Found, *, start: int, stop: int, size: int
+) -> tuple[int, int]:
+    """Feed the complete lines between ``start`` and ``stop`` to ``found``, a chunk at a time:
+    (the offset after the last line taken, the bytes read)."""
+    handle.seek(start)
+    consumed = start
+    carry = b""
+    bytes_read = 0
+    while consumed + len(carry) < stop:
+        chunk = handle.read(min(_CHUNK_BYTES, stop - consumed - len(carry)))
+        if not chunk:
+            break  # truncated under us; what was read still counts
+        bytes_read += len(chunk)
+        buffer = carry + chunk if carry else chunk
+        cut = buffer.rfind(b"\n") + 1
+        if cut == 0 and len(buffer) >= _MAX_LINE_BYTES:
+            cut = len(buffer)
+        if cut:
+            found.add(buffer[:cut])
+            consumed += cut
+        carry = buffer[cut:]
+    if carry and consumed == start and stop < size:
+        # max_bytes is smaller than this one line: take the window whole, or every later
+        # scan would stop at the same place.
+        found.add(carry)
+        consumed += len(carry)
+    return consumed, bytes_read
 
 
 def check_log(scan: LogScan, *, name: str = "error log") -> CheckResult:

@@ -112,40 +112,59 @@ def execute_plan(
             continue
         states[index] = replace(states[index], status="running")
         show()
-        # Who runs the step, so a bot starting up can tell a crashed run from a live one.
-        before = {**state, "runner": runner_id()}
-        deps.store.journal_step(
-            plan_id=plan.id, attempt=attempt, step=step.name, status="started", before=before
-        )
         try:
-            produced = dict(step.run(run))
-        except Exception as error:
-            message = _message_of(error)
-            deps.store.journal_step(
-                plan_id=plan.id,
-                attempt=attempt,
-                step=step.name,
-                status="failed",
-                before=before,
-                after=_repo_state(run.repo),
-                message=message,
-            )
-            states[index] = replace(states[index], status="failed", note=message)
-            _stop(run, step.name, message)
-            return show(stopped_at=step.name, error=message)
+            produced, state = _run_journaled(run, step, state)
+        except _StepFailed as failed:
+            states[index] = replace(states[index], status="failed", note=failed.message)
+            _stop(run, step.name, failed.message)
+            return show(stopped_at=step.name, error=failed.message)
         run.facts.update(produced)
-        state = _repo_state(run.repo)
-        deps.store.journal_step(
-            plan_id=plan.id,
-            attempt=attempt,
-            step=step.name,
-            status="done",
-            before=before,
-            after={**state, **produced},
-        )
         states[index] = replace(states[index], status="done")
         _failpoint(deps, step.name)
     return show(finished=True)
+
+
+class _StepFailed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _run_journaled(
+    run: RunContext, step: Step, state: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One step between its "started" and "done" journal entries: (what it produced, the
+    repository's state after it). A failure is journaled "failed" and raised as _StepFailed."""
+    store, plan_id, attempt = run.deps.store, run.plan.id, run.attempt
+    # Who runs the step, so a bot starting up can tell a crashed run from a live one.
+    before = {**state, "runner": runner_id()}
+    store.journal_step(
+        plan_id=plan_id, attempt=attempt, step=step.name, status="started", before=before
+    )
+    try:
+        produced = dict(step.run(run))
+    except Exception as error:
+        message = _message_of(error)
+        store.journal_step(
+            plan_id=plan_id,
+            attempt=attempt,
+            step=step.name,
+            status="failed",
+            before=before,
+            after=_repo_state(run.repo),
+            message=message,
+        )
+        raise _StepFailed(message) from None
+    after = _repo_state(run.repo)
+    store.journal_step(
+        plan_id=plan_id,
+        attempt=attempt,
+        step=step.name,
+        status="done",
+        before=before,
+        after={**after, **produced},
+    )
+    return produced, after
 
 
 def runner_id() -> str:

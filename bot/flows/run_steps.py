@@ -14,7 +14,8 @@ from typing import Any
 import git
 
 from actions.checks.result import CheckResult
-from actions.cherry_pick import CherryPickPlan, apply_cherry_pick
+from actions.cherry_pick import CherryPickPlan
+from actions.cherry_pick_apply import apply_cherry_pick
 from actions.errors import GitError
 from actions.rollback_plan import RollbackPlan, verify_plan
 from actions.rollback_steps import (

@@ -1,5 +1,8 @@
 """The ``rollback-bot.toml`` contract (SPEC section 5), parsed into frozen dataclasses.
 
+The dataclasses are in :mod:`bot.config.model`; one module per larger section parses it
+(:mod:`bot.config.checks`), and this one reads the file and the small sections.
+
 Loading validates everything up front, so a bad file stops start-up with one line that names
 the key and what is expected, instead of failing at 3 a.m. in the middle of a rollback. The file
 never holds secrets: the database URL is named by ``database.url_env`` and read from the
@@ -11,16 +14,44 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from actions.checks.result import FlowStep
 from actions.errors import ConfigError
 from actions.refs import is_valid_branch_name
-from bot.configsection import Section
+from bot.config.checks import parse_checks
+from bot.config.model import (
+    CheckpointsConfig,
+    ChecksConfig,
+    Config,
+    DatabaseConfig,
+    EndpointCheck,
+    FlowCheck,
+    GitConfig,
+    ProjectConfig,
+    ServiceConfig,
+    SlackConfig,
+    StoreConfig,
+)
+from bot.config.section import Section, seconds
+
+__all__ = [
+    "CheckpointsConfig",
+    "ChecksConfig",
+    "Config",
+    "DatabaseConfig",
+    "EndpointCheck",
+    "FlowCheck",
+    "GitConfig",
+    "ProjectConfig",
+    "ServiceConfig",
+    "SlackConfig",
+    "StoreConfig",
+    "load_config",
+    "parse_config",
+]
 
 _PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -29,108 +60,6 @@ _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _PRINCIPAL_RE = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-
-
-@dataclass(frozen=True)
-class ProjectConfig:
-    name: str
-    phase: str
-    started_at: datetime
-
-
-@dataclass(frozen=True)
-class GitConfig:
-    path: Path
-    remote: str
-    branch: str
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    restart: str
-    base_url: str
-    health_path: str
-    ready_timeout_s: float
-    log_file: Path | None
-    validate: str | None
-    clear_cache: tuple[Path, ...]
-    restart_timeout_s: float = 120.0
-    validate_timeout_s: float = 300.0
-
-
-@dataclass(frozen=True)
-class EndpointCheck:
-    name: str
-    path: str
-    method: str = "GET"
-
-
-@dataclass(frozen=True)
-class FlowCheck:
-    """A scripted user flow: steps sharing one cookie jar (login, view inbox, …)."""
-
-    name: str
-    steps: tuple[FlowStep, ...]
-
-
-@dataclass(frozen=True)
-class ChecksConfig:
-    endpoints: tuple[EndpointCheck, ...] = ()
-    frontend: tuple[EndpointCheck, ...] = ()
-    flows: tuple[FlowCheck, ...] = ()
-    #: Per-request bound; a hanging endpoint is cut here.
-    timeout_s: float = 10.0
-    #: The procedure's "APIs responding > 2s" is a failure.
-    slow_after_s: float = 2.0
-    #: Bound on the whole checklist, whatever hangs.
-    checklist_timeout_s: float = 120.0
-    #: Continuous validation cadence during the phase; 0 turns it off.
-    interval_min: float = 30.0
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    url_env: str | None
-    probe_sql: str = "SELECT 1"
-    migrations_table: str = "drizzle.__drizzle_migrations"
-    migrations_dir: str = "migrations"
-    slow_query_ms: float = 100.0
-    timeout_s: float = 5.0
-
-
-@dataclass(frozen=True)
-class CheckpointsConfig:
-    #: Reminder cadence from the phase start ("a checkpoint every 4 hours"); 0 turns it off.
-    reminder_interval_h: float = 4.0
-
-
-@dataclass(frozen=True)
-class SlackConfig:
-    channel: str
-    orchestrators: tuple[str, ...]
-    #: The procedure's four-eyes rule: whoever asked for a rollback does not approve it.
-    requester_can_approve: bool = False
-    #: An approval card older than this is refused; the plan it showed may no longer hold.
-    approval_expiry_min: float = 30.0
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    path: Path
-
-
-@dataclass(frozen=True)
-class Config:
-    source: Path
-    project: ProjectConfig
-    git: GitConfig
-    service: ServiceConfig
-    checks: ChecksConfig
-    checkpoints: CheckpointsConfig
-    database: DatabaseConfig
-    slack: SlackConfig
-    store: StoreConfig
 
 
 def load_config(path: Path) -> Config:
@@ -157,7 +86,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
         project=_parse_project(top.table("project")),
         git=git,
         service=_parse_service(top.table("service"), git.path),
-        checks=_parse_checks(top),
+        checks=parse_checks(top),
         checkpoints=_parse_checkpoints(top),
         database=_parse_database(top),
         slack=_parse_slack(top.table("slack")),
@@ -226,8 +155,8 @@ def _parse_service(section: Section, repo: Path) -> ServiceConfig:
         _require_inside(repo, entry, section.key("clear_cache")) for entry in clear_cache
     )
     validate = section.optional_text("validate", "a shell command")
-    restart_timeout_s = _seconds(section, "restart_timeout_s", 120.0)
-    validate_timeout_s = _seconds(section, "validate_timeout_s", 300.0)
+    restart_timeout_s = seconds(section, "restart_timeout_s", 120.0)
+    validate_timeout_s = seconds(section, "validate_timeout_s", 300.0)
     section.finish()
     return ServiceConfig(
         restart=restart,
@@ -248,87 +177,6 @@ def _require_inside(repo: Path, relative: str, key: str) -> Path:
     if candidate == repo or not candidate.is_relative_to(repo):
         raise ConfigError(f"{key}: {relative!r} must be a path inside git.path")
     return candidate
-
-
-def _seconds(section: Section, key: str, default: float, *, allow_zero: bool = False) -> float:
-    value = section.number(key, default, "a number of seconds")
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not low_ok or value > 24 * 3600:
-        bound = "0 <=" if allow_zero else "0 <"
-        raise ConfigError(f"{section.key(key)}: expected {bound} seconds <= 86400, got {value:g}")
-    return value
-
-
-def _parse_path(section: Section) -> str:
-    path = section.text("path", "a path starting with '/'")
-    if not path.startswith("/"):
-        raise ConfigError(f"{section.key('path')}: expected a path starting with '/', got {path!r}")
-    return path
-
-
-def _parse_method(section: Section, default: str = "GET") -> str:
-    method = (section.optional_text("method", "an HTTP method") or default).upper()
-    if method not in _METHODS:
-        raise ConfigError(f"{section.key('method')}: expected one of {', '.join(_METHODS)}")
-    return method
-
-
-def _parse_endpoint(section: Section) -> EndpointCheck:
-    check = EndpointCheck(
-        name=section.text("name"), path=_parse_path(section), method=_parse_method(section)
-    )
-    section.finish()
-    return check
-
-
-def _parse_step(section: Section) -> FlowStep:
-    method = _parse_method(section)
-    path = _parse_path(section)
-    body = section.optional_mapping("json", "a table sent as the JSON body")
-    form = section.optional_mapping("form", "a table of form fields")
-    if form is not None and not all(isinstance(v, str) for v in form.values()):
-        raise ConfigError(f"{section.key('form')}: expected string values")
-    status = section.optional_int("expect_status", "an HTTP status such as 200")
-    if status is not None and not 100 <= status <= 599:
-        raise ConfigError(f"{section.key('expect_status')}: expected an HTTP status, got {status}")
-    step = FlowStep(
-        method=method,
-        path=path,
-        json=body,
-        form=form,
-        expect_status=status,
-        expect_text=section.optional_text("expect_text"),
-    )
-    section.finish()
-    return step
-
-
-def _parse_flow(section: Section) -> FlowCheck:
-    name = section.text("name")
-    steps = tuple(_parse_step(step) for step in section.table_list("steps"))
-    if not steps:
-        raise ConfigError(f"{section.key('steps')}: expected at least one step")
-    section.finish()
-    return FlowCheck(name=name, steps=steps)
-
-
-def _parse_checks(top: Section) -> ChecksConfig:
-    if not top.has("checks"):
-        return ChecksConfig()
-    section = top.table("checks")
-    checks = ChecksConfig(
-        endpoints=tuple(_parse_endpoint(item) for item in section.table_list("endpoints")),
-        frontend=tuple(_parse_endpoint(item) for item in section.table_list("frontend")),
-        flows=tuple(_parse_flow(item) for item in section.table_list("flows")),
-        timeout_s=_seconds(section, "timeout_s", 10.0),
-        slow_after_s=_seconds(section, "slow_after_s", 2.0),
-        checklist_timeout_s=_seconds(section, "checklist_timeout_s", 120.0),
-        interval_min=section.number("interval_min", 30.0, "a number of minutes (0 turns it off)"),
-    )
-    if not 0 <= checks.interval_min <= 24 * 60:
-        raise ConfigError(f"{section.key('interval_min')}: expected 0 to 1440 minutes")
-    section.finish()
-    return checks
 
 
 def _parse_checkpoints(top: Section) -> CheckpointsConfig:
@@ -367,7 +215,7 @@ def _parse_database(top: Section) -> DatabaseConfig:
         migrations_table=table,
         migrations_dir=directory,
         slow_query_ms=section.number("slow_query_ms", 100.0, "milliseconds"),
-        timeout_s=_seconds(section, "timeout_s", 5.0),
+        timeout_s=seconds(section, "timeout_s", 5.0),
     )
     section.finish()
     return config

@@ -108,3 +108,12 @@ class Section:
         if unknown:
             where = self._name or "the top level"
             raise ConfigError(f"{where}: unknown key '{unknown[0]}' (check the spelling)")
+
+
+def seconds(section: Section, key: str, default: float, *, allow_zero: bool = False) -> float:
+    value = section.number(key, default, "a number of seconds")
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not low_ok or value > 24 * 3600:
+        bound = "0 <=" if allow_zero else "0 <"
+        raise ConfigError(f"{section.key(key)}: expected {bound} seconds <= 86400, got {value:g}")
+    return value

@@ -1,0 +1,110 @@
+"""The ``rollback-bot.toml`` contract as frozen dataclasses: what the rest of the bot reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from actions.checks.result import FlowStep
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    name: str
+    phase: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class GitConfig:
+    path: Path
+    remote: str
+    branch: str
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    restart: str
+    base_url: str
+    health_path: str
+    ready_timeout_s: float
+    log_file: Path | None
+    validate: str | None
+    clear_cache: tuple[Path, ...]
+    restart_timeout_s: float = 120.0
+    validate_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class EndpointCheck:
+    name: str
+    path: str
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class FlowCheck:
+    """A scripted user flow: steps sharing one cookie jar (login, view inbox, …)."""
+
+    name: str
+    steps: tuple[FlowStep, ...]
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    endpoints: tuple[EndpointCheck, ...] = ()
+    frontend: tuple[EndpointCheck, ...] = ()
+    flows: tuple[FlowCheck, ...] = ()
+    #: Per-request bound; a hanging endpoint is cut here.
+    timeout_s: float = 10.0
+    #: The procedure's "APIs responding > 2s" is a failure.
+    slow_after_s: float = 2.0
+    #: Bound on the whole checklist, whatever hangs.
+    checklist_timeout_s: float = 120.0
+    #: Continuous validation cadence during the phase; 0 turns it off.
+    interval_min: float = 30.0
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url_env: str | None
+    probe_sql: str = "SELECT 1"
+    migrations_table: str = "drizzle.__drizzle_migrations"
+    migrations_dir: str = "migrations"
+    slow_query_ms: float = 100.0
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class CheckpointsConfig:
+    #: Reminder cadence from the phase start ("a checkpoint every 4 hours"); 0 turns it off.
+    reminder_interval_h: float = 4.0
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    channel: str
+    orchestrators: tuple[str, ...]
+    #: The procedure's four-eyes rule: whoever asked for a rollback does not approve it.
+    requester_can_approve: bool = False
+    #: An approval card older than this is refused; the plan it showed may no longer hold.
+    approval_expiry_min: float = 30.0
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    project: ProjectConfig
+    git: GitConfig
+    service: ServiceConfig
+    checks: ChecksConfig
+    checkpoints: CheckpointsConfig
+    database: DatabaseConfig
+    slack: SlackConfig
+    store: StoreConfig
