@@ -22,7 +22,9 @@ from actions.checkpoint import (
 from actions.checks.result import CheckResult
 from actions.errors import GitError, InputError
 from actions.git import open_repo
+from bot import grammar
 from bot.deps import Deps
+from bot.flows.asker import Asker
 from bot.flows.validation import ValidationReport, run_validation
 from store import Surface, TimelineAction
 
@@ -117,6 +119,14 @@ def take_checkpoint(
         return CheckpointOutcome(request, names, validation, result, forced_by)
     finally:
         deps.store.release_lock(lock, owner=actor)
+
+
+def checkpoint_now(
+    deps: Deps, request: grammar.CheckpointCreate, asker: Asker
+) -> CheckpointOutcome:
+    """``/checkpoint [T+Nh|complete|before …] [message]``, as the person typed it."""
+    wanted = CheckpointRequest(kind=request.kind, hours=request.hours, message=request.message)
+    return take_checkpoint(deps, wanted, actor=asker.actor, surface=asker.surface)
 
 
 def checkpoint_list(deps: Deps) -> tuple[tuple[CheckpointInfo, ...], str | None]:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from actions.cherry_pick import CherryPickPlan, plan_cherry_pick
 from actions.errors import InputError
 from actions.git import open_repo
+from bot import grammar
 from bot.deps import Deps
-from bot.flows.plans import CHERRY_PICK, cherry_pick_body, store_plan
+from bot.flows.asker import Asker
+from bot.flows.plans import store_plan
 from store import Incident, Plan, Surface
 
 PLAN_TIMEOUT_S = 60.0
@@ -26,9 +28,8 @@ class PickProposal:
     record: Plan
 
 
-def request_cherry_pick(
-    deps: Deps, *, incident_id: int, commits: tuple[str, ...], actor: str, surface: Surface
-) -> PickProposal:
+def request_cherry_pick(deps: Deps, request: grammar.CherryPick, asker: Asker) -> PickProposal:
+    incident_id, commits = request.incident, request.commits
     incident = deps.store.get_incident(incident_id)
     if incident is None:
         raise InputError(f"There is no incident #{incident_id}.")
@@ -38,7 +39,7 @@ def request_cherry_pick(
             "back. Nothing was changed."
         )
     plan = plan_picks(deps, backup_branch=incident.backup_branch, commits=commits)
-    return store_picks(deps, incident, plan, actor=actor, surface=surface)
+    return store_picks(deps, incident, plan, actor=asker.actor, surface=asker.surface)
 
 
 def store_picks(
@@ -46,20 +47,7 @@ def store_picks(
 ) -> PickProposal:
     """Keep a planned cherry-pick for an orchestrator's approval (replacing an older one)."""
     record = store_plan(
-        deps,
-        incident,
-        kind=CHERRY_PICK,
-        body=cherry_pick_body(plan),
-        fingerprint=plan.fingerprint,
-        actor=actor,
-        surface=surface,
-        channel=incident.channel,
-        details={
-            "backup_branch": plan.backup_branch,
-            "commits": [commit.sha for commit in plan.commits],
-            "head": plan.head_sha,
-            "remote_head": plan.remote_head,
-        },
+        deps, incident, plan, actor=actor, surface=surface, channel=incident.channel
     )
     return PickProposal(incident, plan, record)
 

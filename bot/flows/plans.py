@@ -7,7 +7,6 @@ re-checks its fingerprint, so a body edited in the database is refused rather th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,23 +28,25 @@ _PLANNED = {
 def store_plan(
     deps: Deps,
     incident: Incident,
+    plan: RollbackPlan | CherryPickPlan,
     *,
-    kind: str,
-    body: dict[str, Any],
-    fingerprint: str,
     actor: str,
     surface: Surface,
     channel: str,
-    details: Mapping[str, Any],
 ) -> Plan:
     """Keep a plan for an orchestrator's decision, expiring, replacing the incident's older one;
-    the timeline says what was planned (``details``)."""
+    the timeline says what was planned."""
+    kind, body, planned = (
+        (ROLLBACK, rollback_plan_body(plan), _rollback_planned(plan))
+        if isinstance(plan, RollbackPlan)
+        else (CHERRY_PICK, cherry_pick_body(plan), _picks_planned(plan))
+    )
     expiry = timedelta(minutes=deps.settings.config.slack.approval_expiry_min)
     record = deps.store.propose_plan(
         incident_id=incident.id,
         kind=kind,
         body=body,
-        fingerprint=fingerprint,
+        fingerprint=plan.fingerprint,
         requested_by=actor,
         expires_at=deps.clock() + expiry,
         channel=channel,
@@ -55,9 +56,30 @@ def store_plan(
         surface=surface,
         action=_PLANNED[kind],
         incident_id=incident.id,
-        details={"plan": record.id, **details},
+        details={"plan": record.id, **planned},
     )
     return record
+
+
+def _rollback_planned(plan: RollbackPlan) -> dict[str, Any]:
+    return {
+        "target": plan.target_ref,
+        "target_sha": plan.target_sha,
+        "head": plan.head_sha,
+        "remote_head": plan.remote_head,
+        "discarded": plan.discarded_count,
+        "dirty": len(plan.dirty_paths),
+        "backup_branch": plan.backup_branch,
+    }
+
+
+def _picks_planned(plan: CherryPickPlan) -> dict[str, Any]:
+    return {
+        "backup_branch": plan.backup_branch,
+        "commits": [commit.sha for commit in plan.commits],
+        "head": plan.head_sha,
+        "remote_head": plan.remote_head,
+    }
 
 
 def incident_of(deps: Deps, record: Plan) -> Incident:

@@ -17,8 +17,10 @@ from actions.rollback_plan import (
     find_commit_before_email_removal,
     plan_rollback,
 )
+from bot import grammar
 from bot.deps import Deps
-from bot.flows.plans import ROLLBACK, rollback_plan_body, rollback_plan_from_body, store_plan
+from bot.flows.asker import Asker
+from bot.flows.plans import rollback_plan_from_body, store_plan
 from store import Incident, Plan, Surface, TimelineAction
 
 PLAN_TIMEOUT_S = 60.0
@@ -49,17 +51,14 @@ def decision_summary(decision: Decision | None) -> dict[str, object]:
     }
 
 
-def request_scenario(
-    deps: Deps,
-    *,
-    scenario: str,
-    severity: str | None,
-    trigger: str,
-    actor: str,
-    channel: str,
-    surface: Surface,
-) -> Proposal:
-    """`/rollback scenario …`: the policy decides; a rollback decision comes with its plan."""
+def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Proposal:
+    """`/rollback scenario …`: the policy decides; a rollback decision comes with its plan.
+
+    The incident lives in the incident channel (``slack.channel``), wherever it was asked.
+    """
+    scenario, severity, trigger = request.scenario, request.severity, request.trigger
+    actor, surface = asker.actor, asker.surface
+    channel = deps.settings.config.slack.channel
     rated = severity_from_text(severity) if severity is not None else None
     decision = decide(DEFAULT_POLICY, source="scenario", scenario=scenario, severity=rated)
     incident = deps.store.open_incident(
@@ -84,9 +83,11 @@ def request_scenario(
 
 
 def request_target(
-    deps: Deps, *, target: str, actor: str, channel: str, surface: Surface, trigger: str = ""
+    deps: Deps, request: grammar.RollbackTo, asker: Asker, *, trigger: str = ""
 ) -> Proposal:
     """`/rollback to <target>`: a person chose the target; the plan says what it means."""
+    target, actor, surface = request.target, asker.actor, asker.surface
+    channel = deps.settings.config.slack.channel
     plan = _plan(deps, target)  # refused before any incident exists when the target is bad
     incident = deps.store.open_incident(
         scenario=EXPLICIT,
@@ -184,25 +185,7 @@ def _store_plan(
     channel: str,
     note: str,
 ) -> Proposal:
-    record = store_plan(
-        deps,
-        incident,
-        kind=ROLLBACK,
-        body=rollback_plan_body(plan),
-        fingerprint=plan.fingerprint,
-        actor=actor,
-        surface=Surface.BOT,
-        channel=channel,
-        details={
-            "target": plan.target_ref,
-            "target_sha": plan.target_sha,
-            "head": plan.head_sha,
-            "remote_head": plan.remote_head,
-            "discarded": plan.discarded_count,
-            "dirty": len(plan.dirty_paths),
-            "backup_branch": plan.backup_branch,
-        },
-    )
+    record = store_plan(deps, incident, plan, actor=actor, surface=Surface.BOT, channel=channel)
     refreshed = deps.store.get_incident(incident.id) or incident
     return Proposal(refreshed, decision, plan, record, note)
 

@@ -27,7 +27,7 @@ from bot.afterack import after_ack
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.asker import Asker
-from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, take_checkpoint
+from bot.flows.checkpoint import checkpoint_list, checkpoint_now
 from bot.flows.cherry_pick import request_cherry_pick
 from bot.flows.rollback import request_scenario, request_target
 from bot.flows.status import collect_status
@@ -74,43 +74,6 @@ def _incident_channel(deps: Deps) -> str:
     return deps.settings.config.slack.channel
 
 
-def _checkpoint(deps: Deps, request: grammar.CheckpointCreate, asker: Asker) -> Any:
-    wanted = CheckpointRequest(kind=request.kind, hours=request.hours, message=request.message)
-    return take_checkpoint(deps, wanted, actor=asker.actor, surface=asker.surface)
-
-
-def _scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Any:
-    return request_scenario(
-        deps,
-        scenario=request.scenario,
-        severity=request.severity,
-        trigger=request.trigger,
-        actor=asker.actor,
-        channel=_incident_channel(deps),
-        surface=asker.surface,
-    )
-
-
-def _rollback_to(deps: Deps, request: grammar.RollbackTo, asker: Asker) -> Any:
-    return request_target(
-        deps,
-        target=request.target,
-        actor=asker.actor,
-        channel=_incident_channel(deps),
-        surface=asker.surface,
-    )
-
-
-def _cherry_pick(deps: Deps, request: grammar.CherryPick, asker: Asker) -> Any:
-    return request_cherry_pick(
-        deps,
-        incident_id=request.incident,
-        commits=request.commits,
-        actor=asker.actor,
-        surface=asker.surface,
-    )
-
-
 def _checklist_so_far(deps: Deps, asker: Asker, so_far: ChecklistSoFar) -> Message:
     return build_checklist_view(so_far.done, pending=so_far.pending, requested_by=asker.actor)
 
@@ -148,16 +111,16 @@ ROUTES: dict[type, Route] = {
         lambda deps, request, asker: checkpoint_list(deps), _checkpoint_list
     ),
     grammar.CheckpointCreate: Route(
-        _checkpoint,
+        checkpoint_now,
         lambda deps, asker, outcome: build_checkpoint_outcome_view(
             outcome, requested_by=asker.actor
         ),
         Reach.CHANNEL,
         notice="Running the validation checklist before the checkpoint…",
     ),
-    grammar.Scenario: Route(_scenario, None, Reach.INCIDENT),
-    grammar.RollbackTo: Route(_rollback_to, None, Reach.INCIDENT),
-    grammar.CherryPick: Route(_cherry_pick, None, Reach.INCIDENT),
+    grammar.Scenario: Route(request_scenario, None, Reach.INCIDENT),
+    grammar.RollbackTo: Route(request_target, None, Reach.INCIDENT),
+    grammar.CherryPick: Route(request_cherry_pick, None, Reach.INCIDENT),
     grammar.Blocker: NOT_AVAILABLE,
     grammar.Log: NOT_AVAILABLE,
     grammar.Drill: NOT_AVAILABLE,

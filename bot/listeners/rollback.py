@@ -8,25 +8,39 @@ double clicks, redeliveries and two orchestrators at once run it once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import App
 
 from bot.deps import Deps
-from bot.flows.approval import judge_approval, judge_rejection
-from bot.flows.rollback_resume import abort_plan, judge_resume
+from bot.flows.approval import Verdict, judge_approval, judge_rejection
+from bot.flows.rollback_resume import Decided, abort_plan, judge_resume
 from bot.ids import ActionId
 from bot.listeners.buttons import Button, Click, Permission, register_buttons
 from bot.slack.cards import close_card, post_proposal, run_on_card
 from store import Surface, TimelineAction
 
 
-def handle_rollback_approve_button(deps: Deps, click: Click) -> None:
-    anyway = click.action_id == ActionId.ROLLBACK_APPROVE_ANYWAY.value
-    verdict = judge_approval(
+def _on_proposed_plan(
+    decide: Callable[..., Verdict], deps: Deps, click: Click, **extra: bool
+) -> Verdict:
+    """Approve or Reject: both name the plan and the fingerprint their card was drawn with."""
+    return decide(
         deps,
         plan_id=click.number("plan"),
         fingerprint=str(click.value.get("fp", "")),
         actor=click.user,
         surface=Surface.SLACK,
+        **extra,
+    )
+
+
+def handle_rollback_approve_button(deps: Deps, click: Click) -> None:
+    anyway = click.action_id == ActionId.ROLLBACK_APPROVE_ANYWAY.value
+    verdict = _on_proposed_plan(
+        judge_approval,
+        deps,
+        click,
         waive=anyway and click.value.get("waive") is True,
         force=anyway and click.value.get("force") is True,
     )
@@ -42,27 +56,26 @@ def handle_rollback_approve_button(deps: Deps, click: Click) -> None:
 
 
 def handle_rollback_reject_button(deps: Deps, click: Click) -> None:
-    verdict = judge_rejection(
-        deps,
-        plan_id=click.number("plan"),
-        fingerprint=str(click.value.get("fp", "")),
-        actor=click.user,
-        surface=Surface.SLACK,
-    )
+    verdict = _on_proposed_plan(judge_rejection, deps, click)
     if verdict.outcome != "rejected" or verdict.record is None:
         click.tell(verdict.message)
         return
     close_card(deps, click.client, verdict.record, f"rejected by <@{click.user}>. Nothing changed.")
 
 
-def handle_rollback_resume_button(deps: Deps, click: Click) -> None:
-    decided = judge_resume(
+def _on_stopped_plan(decide: Callable[..., Decided], deps: Deps, click: Click) -> Decided:
+    """Resume or Abort: both name the stopped plan and the attempt their card was drawn for."""
+    return decide(
         deps,
         plan_id=click.number("plan"),
         attempt=click.number("attempt"),
         actor=click.user,
         surface=Surface.SLACK,
     )
+
+
+def handle_rollback_resume_button(deps: Deps, click: Click) -> None:
+    decided = _on_stopped_plan(judge_resume, deps, click)
     if decided.refusal is not None or decided.attempt is None:
         click.tell(decided.refusal or "Nothing to resume.")
         return
@@ -70,13 +83,7 @@ def handle_rollback_resume_button(deps: Deps, click: Click) -> None:
 
 
 def handle_rollback_abort_button(deps: Deps, click: Click) -> None:
-    decided = abort_plan(
-        deps,
-        plan_id=click.number("plan"),
-        attempt=click.number("attempt"),
-        actor=click.user,
-        surface=Surface.SLACK,
-    )
+    decided = _on_stopped_plan(abort_plan, deps, click)
     if decided.refusal is not None:
         click.tell(decided.refusal)
         return

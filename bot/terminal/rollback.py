@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from actions.errors import InputError, RollbackBotError
+from bot import grammar
 from bot.deps import Deps
 from bot.flows.approval import judge_approval, judge_rejection
+from bot.flows.asker import Asker
 from bot.flows.plans import ROLLBACK, incident_of, rollback_plan_from_body
 from bot.flows.rollback import Proposal, needs_confirmation, request_target
 from bot.flows.rollback_resume import abort_plan, judge_resume, progress_of, recover_interrupted
@@ -57,10 +59,8 @@ def rollback_to(
     _refuse_while_under_way(deps)
     proposal = request_target(
         deps,
-        target=target,
-        actor=actor,
-        channel=deps.settings.config.slack.channel,
-        surface=SURFACE,
+        grammar.RollbackTo(target=target),
+        Asker(actor, SURFACE),
         trigger=f"rollback to {target} requested from a terminal",
     )
     for _ in range(_REPLANS):
@@ -103,11 +103,7 @@ def rollback_to(
 def resume(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
     record = _rollback_record(deps, plan_id)
     decided = judge_resume(
-        deps,
-        plan_id=plan_id,
-        attempt=record.attempt,
-        actor=actor,
-        surface=SURFACE,
+        deps, plan_id=plan_id, attempt=record.attempt, actor=actor, surface=SURFACE
     )
     if decided.refusal is not None or decided.attempt is None:
         raise RollbackBotError(f"Plan #{plan_id}: {decided.refusal or 'nothing to resume.'}")
@@ -118,11 +114,7 @@ def resume(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
 def abort(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
     record = _rollback_record(deps, plan_id)
     decided = abort_plan(
-        deps,
-        plan_id=plan_id,
-        attempt=record.attempt,
-        actor=actor,
-        surface=SURFACE,
+        deps, plan_id=plan_id, attempt=record.attempt, actor=actor, surface=SURFACE
     )
     if decided.refusal is not None:
         raise RollbackBotError(f"Plan #{plan_id}: {decided.refusal}")

@@ -22,21 +22,8 @@ from store import Incident
 def build_card_view(proposal: Proposal | PickProposal, slack: SlackConfig) -> Message:
     """A plan as proposed: what it would do, and the buttons to decide on it."""
     if isinstance(proposal, PickProposal):
-        return build_cherry_pick_card_view(
-            incident=proposal.incident,
-            plan=proposal.plan,
-            record=proposal.record,
-            orchestrators=slack.orchestrators,
-            requester_can_approve=slack.requester_can_approve,
-        )
-    return build_incident_card_view(
-        incident=proposal.incident,
-        plan=proposal.plan,
-        record=proposal.record,
-        orchestrators=slack.orchestrators,
-        requester_can_approve=slack.requester_can_approve,
-        note=proposal.note,
-    )
+        return build_cherry_pick_card_view(proposal, slack)
+    return build_incident_card_view(proposal, slack)
 
 
 def build_progress_card_view(incident: Incident, progress: Progress, slack: SlackConfig) -> Message:

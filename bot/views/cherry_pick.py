@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from actions.cherry_pick import CherryPickPlan
+from bot.config import SlackConfig
+from bot.flows.cherry_pick import PickProposal
 from bot.flows.rollback_run import Progress
 from bot.ids import ActionId, BlockId
 from bot.views.blocks import (
@@ -25,7 +27,7 @@ from bot.views.rollback import (
     step_lines,
     stopped_blocks,
 )
-from store import Incident, Plan
+from store import Incident
 
 COMMITS_SHOWN = 20
 
@@ -46,14 +48,9 @@ def _pick_lines(plan: CherryPickPlan) -> str:
     )
 
 
-def build_cherry_pick_card_view(
-    *,
-    incident: Incident,
-    plan: CherryPickPlan,
-    record: Plan,
-    orchestrators: Sequence[str],
-    requester_can_approve: bool,
-) -> Message:
+def build_cherry_pick_card_view(proposal: PickProposal, slack: SlackConfig) -> Message:
+    incident, plan, record = proposal.incident, proposal.plan, proposal.record
+    orchestrators, requester_can_approve = slack.orchestrators, slack.requester_can_approve
     value = {"plan": record.id, "fp": record.fingerprint[:16]}
     approve = button(
         "Approve",

@@ -12,7 +12,8 @@ from typing import Any
 
 from actions.policy import DEFAULT_POLICY
 from actions.rollback_plan import RollbackPlan
-from bot.flows.rollback import EXPLICIT, needs_confirmation
+from bot.config import SlackConfig
+from bot.flows.rollback import EXPLICIT, Proposal, needs_confirmation
 from bot.flows.rollback_run import Progress, StepState
 from bot.ids import ActionId, BlockId
 from bot.views.blocks import (
@@ -156,16 +157,10 @@ def _decision_buttons(plan: RollbackPlan, record: Plan) -> dict[str, Any]:
     }
 
 
-def build_incident_card_view(
-    *,
-    incident: Incident,
-    plan: RollbackPlan | None,
-    record: Plan | None,
-    orchestrators: Sequence[str],
-    requester_can_approve: bool,
-    note: str = "",
-) -> Message:
+def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
     """The incident as opened: what happened, the rule that fired, the plan and its buttons."""
+    incident, plan, record, note = proposal.incident, proposal.plan, proposal.record, proposal.note
+    orchestrators, requester_can_approve = slack.orchestrators, slack.requester_can_approve
     blocks: list[dict[str, Any]] = [header(incident_title(incident)), incident_summary(incident)]
     who = mention_orchestrators(orchestrators)
     action = incident.decision.get("action")
