@@ -27,8 +27,9 @@ from types import FrameType
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.frontdoor import SlackFrontDoor
 from bot.logs import configure_logging
-from bot.server import SlackFrontDoor, create_http_server
+from bot.server import create_http_server
 from bot.settings import read_slack_settings
 from store import SqliteStore
 

@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from bot.app import create_app, start_scheduler
-    from bot.server import SlackFrontDoor, create_http_server, serve_socket_mode
+    from bot.frontdoor import SlackFrontDoor
+    from bot.server import create_http_server
+    from bot.socket_mode import serve_socket_mode
 
     settings = load_settings(args.config)
     configure_logging(secrets=settings.secret_values())

@@ -16,8 +16,9 @@ from types import TracebackType
 from bot.app import create_app, start_scheduler
 from bot.config import Config
 from bot.deps import Deps
+from bot.frontdoor import SlackFrontDoor
 from bot.local.emulator import SlackEmulator, SlackSender
-from bot.server import SlackFrontDoor, create_http_server
+from bot.server import create_http_server
 from bot.settings import Secret, SlackSettings, settings_from
 from store import SqliteStore
 
