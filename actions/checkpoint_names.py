@@ -9,12 +9,12 @@ is one printable line.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from actions.errors import InputError, RefNameError
+from actions.plain_text import LINE_BREAKS, has_hidden_characters
 from actions.refs import require_ref_name
 
 Kind = Literal["checkpoint", "complete", "before"]
@@ -24,10 +24,6 @@ MAX_HOURS = 9999
 # Config already restricts phases this way; checked again because the phase becomes a tag name.
 _PHASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _PHASE_NUMBER_RE = re.compile(r"^([A-Za-z]+)(\d+)$")
-# Line breaks that are not control characters, and the invisible bidi overrides and isolates
-# that can make a message read differently in Slack than in `git log`.
-_LINE_BREAKS = frozenset("\u2028\u2029")
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -55,9 +51,9 @@ def hours_since(started_at: datetime, now: datetime) -> int:
 def check_message(message: str, *, what: str = "message", limit: int = MAX_MESSAGE_LENGTH) -> str:
     """The message without surrounding blanks, or InputError when it cannot go into git as is."""
     text = message.strip()
-    if "\n" in text or "\r" in text or any(char in _LINE_BREAKS for char in text):
+    if "\n" in text or "\r" in text or any(char in LINE_BREAKS for char in text):
         raise InputError(f"The checkpoint {what} must be a single line. Nothing was changed.")
-    if any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in text):
+    if has_hidden_characters(text):
         raise InputError(
             f"The checkpoint {what} contains control characters; use plain text. "
             "Nothing was changed."

@@ -43,6 +43,9 @@ def create_minimal_app(*, bot_token: str, signing_secret: str, api_url: str | No
         # apps go through the same single-workspace authorization path on every request.
         client=WebClient(token=bot_token, base_url=api_url or WebClient.BASE_URL),
         signing_secret=signing_secret,
+        # Behind the same front door as the bot, which checks signatures on the raw bytes and
+        # hands Bolt the body it read; Bolt checking again would see a re-encoded body.
+        request_verification_enabled=False,
     )
 
     @app.command("/rollback")

@@ -67,6 +67,25 @@ def delivery_key(body: Mapping[str, Any]) -> str | None:
     return f"{kind}:{trigger}"
 
 
+#: What the audit keeps of a person's text; the grammar refuses more than this anyway, and a
+#: megabyte sent to the front door must not become a megabyte in the timeline.
+MAX_AUDIT_TEXT = 2000
+
+
+def capped(value: object, limit: int = 200) -> str | None:
+    return None if value is None else str(value)[:limit]
+
+
+def capped_text(key: str, value: object) -> dict[str, object]:
+    """``{key: text}``, cut to MAX_AUDIT_TEXT characters with the full length noted."""
+    if value is None:
+        return {key: None}
+    text = str(value)
+    if len(text) <= MAX_AUDIT_TEXT:
+        return {key: text}
+    return {key: text[:MAX_AUDIT_TEXT], f"{key}_length": len(text)}
+
+
 def actor_of(body: Mapping[str, Any]) -> str | None:
     user = body.get("user")
     if isinstance(user, dict):
@@ -82,8 +101,8 @@ def audit_record(body: Mapping[str, Any]) -> tuple[str, TimelineAction, dict[str
         return None
     if body.get("command"):
         details = {
-            "command": body["command"],
-            "text": body.get("text", ""),
+            "command": capped(body["command"]),
+            **capped_text("text", body.get("text", "")),
             "channel": body.get("channel_id"),
         }
         return actor, TimelineAction.SLASH_COMMAND, details
@@ -91,8 +110,8 @@ def audit_record(body: Mapping[str, Any]) -> tuple[str, TimelineAction, dict[str
         action = (body.get("actions") or [{}])[0]
         channel = (body.get("channel") or {}).get("id")
         details = {
-            "action_id": action.get("action_id"),
-            "value": action.get("value"),
+            "action_id": capped(action.get("action_id")),
+            **capped_text("value", action.get("value")),
             "channel": channel,
         }
         return actor, TimelineAction.BUTTON, details

@@ -10,17 +10,15 @@ import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import listeners
 from bot.deps import Deps
-from bot.errors import handle_listener_error
+from bot.errors import handle_bolt_error
 from bot.jobs import build_jobs, ensure_timers
 from bot.middleware import install_middleware
 from bot.scheduler import Scheduler
-from bot.slack.cards import announce_interrupted
-
-WEB_API_TIMEOUT_S = 15
+from bot.slack.retries import retry_handlers
+from bot.slack.runs import announce_interrupted
 
 
 def create_web_client(deps: Deps) -> WebClient:
@@ -28,11 +26,10 @@ def create_web_client(deps: Deps) -> WebClient:
     client = WebClient(
         token=slack.bot_token.reveal(),
         base_url=slack.api_url or WebClient.BASE_URL,
-        timeout=WEB_API_TIMEOUT_S,
+        timeout=int(max(1, deps.settings.config.slack.api_timeout_s)),
         logger=logging.getLogger("rollback_bot.web_api"),
     )
-    # Posting to a busy channel hits the ~1 message/s limit; wait as Slack asks, then retry.
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.extend(retry_handlers())
     return client
 
 
@@ -53,12 +50,17 @@ def create_app(
         # Listeners ack on the request thread and hand their work to bot.afterack; Bolt's own
         # mode runs ack() on its listener pool, where it waited behind earlier slow work.
         process_before_response=True,
+        # bot.frontdoor checks every HTTP request's signature on its raw bytes before Bolt
+        # sees it, then hands Bolt the body it read; Socket Mode needs no signature.
+        request_verification_enabled=False,
+        # What no listener handles reaches bot.errors.handle_bolt_error instead of a 404.
+        raise_error_for_unhandled_request=True,
         token_verification_enabled=token_verification,
         logger=bolt_logger,
     )
     install_middleware(app, deps)
     listeners.register(app)
-    app.error(handle_listener_error)
+    app.error(handle_bolt_error)
     return app
 
 

@@ -17,12 +17,44 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from slack_bolt import BoltResponse
 from slack_bolt.context.respond import Respond
+from slack_bolt.error import BoltUnhandledRequestError
 
 from actions.errors import InputError, RollbackBotError
 from bot.views.errors import build_error_view
 
 log = logging.getLogger("rollback_bot.errors")
+
+
+OLD_BUTTON = "This button is from an older card; nothing was done. Use the newest card."
+
+
+def handle_bolt_error(
+    error: Exception,
+    body: dict[str, Any],
+    respond: Respond | None = None,
+    response: BoltResponse | None = None,
+) -> None:
+    """Bolt's error handler: a request no listener handles, or a listener's failure.
+
+    Bolt would answer an unhandled request 404: Slack then retries events and warns the person
+    who clicked. An unhandled event is acknowledged and ignored; a button from an older card
+    (whose action this version no longer has) is answered privately; nothing is done.
+    """
+    if not isinstance(error, BoltUnhandledRequestError):
+        handle_listener_error(error, body, respond)
+        return
+    if response is not None:
+        response.status, response.body = 200, ""
+    if body.get("type") == "block_actions" and respond is not None and body.get("response_url"):
+        log.info("a click on an action this version does not have: told it is from an older card")
+        try:
+            respond(text=OLD_BUTTON, response_type="ephemeral", replace_original=False)
+        except Exception as failure:  # the clicker is unreachable; this line is what remains
+            log.warning("could not answer an old button (%s)", type(failure).__name__)
+        return
+    log.info("acknowledged a %s no listener handles", _what(body))
 
 
 def handle_listener_error(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
@@ -48,8 +80,10 @@ def handle_listener_error(error: Exception, body: dict[str, Any], respond: Respo
 
 def _what(body: dict[str, Any]) -> str:
     if body.get("command"):
-        return str(body["command"])
-    return str(body.get("type") or (body.get("event") or {}).get("type") or "request")
+        return str(body["command"])[:40]
+    event = body.get("event")
+    kind = event.get("type") if isinstance(event, dict) else None
+    return str(body.get("type") or kind or "request")[:40]
 
 
 def reporting_errors(listener: Callable[..., None]) -> Callable[..., None]:

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot import signing
 from bot.settings import Secret
+from bot.slack_body import Refused, read_body
 from store import Store
 
 if TYPE_CHECKING:
@@ -95,12 +96,37 @@ class SlackFrontDoor:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return _reply(start_response, 400, {"error": "body is not UTF-8"})
-        response = self._app.dispatch(BoltRequest(body=text, headers=dict(headers)))
+        parsed = read_body(text, headers.get("content-type", ""))
+        if isinstance(parsed, Refused):
+            log.warning("refused a signed request Slack would not send: %s", parsed.reason)
+            return _reply(start_response, 400, {"error": "not a Slack request body"})
+        response = self._dispatch(parsed, headers)
+        if response.status == 404 or response.status >= 500:
+            # Bolt's own answers for "nothing handled it" and "a middleware failed": Slack
+            # retries on them and warns the person, so they are acknowledged instead (the app's
+            # error handler has already told the person, where there is one to tell).
+            log.info("acknowledged a request Bolt answered %s", response.status)
+            start_response(_STATUS_LINES[200], [("Content-Length", "0")])
+            return [b""]
         header_list = [
             (name, value) for name, values in response.headers.items() for value in values
         ]
         start_response(_STATUS_LINES.get(response.status, f"{response.status} Status"), header_list)
         return [response.body.encode("utf-8")]
+
+    def _dispatch(self, body: dict[str, Any], headers: dict[str, str]) -> BoltResponse:
+        """Hand the already verified and read body to Bolt; a failure inside it is answered
+        200 with one log line, never a 500 that Slack would retry."""
+        # Bolt is given the body as JSON, read by the rules above; its own signature check is
+        # off (create_app), since the signature was checked here on the raw bytes.
+        request = BoltRequest(
+            body=json.dumps(body), headers={**headers, "content-type": "application/json"}
+        )
+        try:
+            return self._app.dispatch(request)
+        except Exception as error:
+            log.error("Bolt failed on a signed request (%s); answered 200", type(error).__name__)
+            return BoltResponse(status=200, body="")
 
 
 def _headers(environ: WSGIEnvironment) -> dict[str, str]:

@@ -8,11 +8,13 @@ git, the store or Slack, so every rule is testable as a table.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from actions.errors import InputError
+from actions.plain_text import has_hidden_characters
 from actions.refs import ref_name_problem
 
 SCENARIOS = ("minor", "critical", "email", "performance", "database", "security")
@@ -43,6 +45,10 @@ LOG_DEFAULT, LOG_MAX = 5, 50
 _LABEL_RE = re.compile(r"^T\+([1-9][0-9]{0,2})h$", re.IGNORECASE)
 _INCIDENT_RE = re.compile(r"^(?:#|inc-)?([1-9][0-9]{0,8})$", re.IGNORECASE)
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
+# Unicode digits on purpose: a number typed in another script is still a number.
+_NUMBER_RE = re.compile(r"[+\-\u2212]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+\-]?\d+)?")
+# Free text (a trigger, a blocker, a reason) may hold tabs and line breaks pasted from a log.
+_FREE_TEXT_ALLOWED = frozenset("\t\n")
 
 
 # -- requests -------------------------------------------------------------------------------------
@@ -143,6 +149,11 @@ def parse(command: str, text: str) -> Request:
     cleaned = _unescape(text).strip()
     if len(cleaned) > MAX_TEXT:
         raise InputError(f"That is {len(cleaned)} characters; the limit is {MAX_TEXT}.")
+    if has_hidden_characters(cleaned, allowed=_FREE_TEXT_ALLOWED):
+        raise InputError(
+            "That text holds control characters or invisible direction overrides; type it as "
+            "plain text. Nothing was changed."
+        )
     if command == "/rollback":
         return _parse_rollback(cleaned)
     if command == "/checkpoint":
@@ -186,12 +197,13 @@ def _parse_scenario(rest: str) -> Scenario:
     maybe_severity, after = _split_first(rest)
     severity = normalise_severity(maybe_severity)
     if severity is None:
-        # "critical 9" is a mistyped severity, not a trigger text: a silent default would open
-        # the incident at another severity than meant. Longer numbers ("500 errors") are text.
-        if re.fullmatch(r"[0-9]{1,2}", maybe_severity):
+        # "critical 9", "critical -1" or "critical 5.0" is a mistyped severity, not a trigger:
+        # a silent default would open the incident at another severity than meant.
+        if looks_like_a_number(maybe_severity):
             raise InputError(
                 f"`{_shown(maybe_severity)}` is not a severity: use 1-5 or low, medium, high, "
-                "critical."
+                "critical. A trigger that starts with a number goes after the severity, as in "
+                "`scenario critical 5 500 errors`."
             )
         return Scenario(scenario=name, severity=None, trigger=rest)
     return Scenario(scenario=name, severity=severity, trigger=after)
@@ -310,13 +322,18 @@ def _parse_severity(text: str) -> SeveritySet:
 
 
 def normalise_severity(word: str) -> str | None:
-    """'4' -> '4', 'HIGH' -> 'high'; anything else -> None."""
-    lowered = word.lower()
+    """'4' -> '4', 'HIGH' -> 'high', a full-width digit five -> '5'; anything else -> None."""
+    lowered = unicodedata.normalize("NFKC", word).strip().lower()
     if lowered in SEVERITY_WORDS:
         return lowered
-    if lowered in ("1", "2", "3", "4", "5"):
-        return lowered
+    if len(lowered) == 1 and unicodedata.decimal(lowered, 0) in (1, 2, 3, 4, 5):
+        return str(unicodedata.decimal(lowered))
     return None
+
+
+def looks_like_a_number(word: str) -> bool:
+    """'9', '-1', '1e3', '5.0', '+3', '٣' (in any script's digits): a number, meant or not."""
+    return _NUMBER_RE.fullmatch(unicodedata.normalize("NFKC", word)) is not None
 
 
 def _incident_id(word: str) -> int:

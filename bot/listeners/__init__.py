@@ -1,7 +1,8 @@
 """Slack listeners, one module per surface or capability, each with ``register(app)``.
 
 ``commands`` holds the route table of every slash command; the button modules list their
-buttons with who may press them; ``home`` is the App Home.
+buttons with who may press them; ``home`` is the App Home. What none of them handles is
+answered by :func:`bot.errors.handle_bolt_error`.
 """
 
 from __future__ import annotations

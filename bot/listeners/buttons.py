@@ -32,6 +32,8 @@ from bot.slack.replies import Reply
 from store import Surface, TimelineAction
 
 NOT_OURS = "That button's value is not one rollback-bot made; nothing was changed."
+#: Ids the bot hands out fit SQLite's integers many times over; a larger one is forged.
+MAX_ID = 2**31 - 1
 
 
 class Permission(Enum):
@@ -46,6 +48,7 @@ class Click:
     action_id: str
     value: dict[str, Any]
     reply: Reply
+    message_ts: str | None = None  # the message the button was on, when it was a message
 
     @property
     def user(self) -> str:
@@ -58,7 +61,7 @@ class Click:
     def number(self, key: str) -> int:
         """A non-negative whole number from the value (a plan id, an attempt)."""
         value = self.value.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
             raise InputError("That button does not match a rollback plan; nothing was changed.")
         return value
 
@@ -92,15 +95,22 @@ def button_listener(row: Button) -> Callable[..., None]:
         context: BoltContext,
     ) -> None:
         ack()
-        channel = (body.get("channel") or {}).get("id") or ""
-        reply = Reply(body["user"]["id"], channel, respond, client)
-        click = Click(str(action.get("action_id", "")), button_value(action), reply)
-        after_ack(context, body, respond, lambda deps: _checked(deps, row, click))
+        user, channel = body.get("user"), body.get("channel")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+            raise InputError("That click did not say who made it; nothing was done.")
+        where = str(channel.get("id") or "") if isinstance(channel, dict) else ""
+        reply = Reply(user["id"], where, respond, client)
+        after_ack(context, body, respond, lambda deps: _checked(deps, row, action, body, reply))
 
     return listener
 
 
-def _checked(deps: Deps, row: Button, click: Click) -> None:
+def _checked(
+    deps: Deps, row: Button, action: dict[str, Any], body: dict[str, Any], reply: Reply
+) -> None:
+    # Read after the delivery claim and the audit, so even a click with a junk value is on
+    # the timeline before it is refused.
+    click = Click(str(action.get("action_id", "")), button_value(action), reply, _message_ts(body))
     if row.permission is Permission.ORCHESTRATOR and not clicked_by_orchestrator(deps, click):
         deps.store.append_event(
             actor=click.user,
@@ -111,6 +121,14 @@ def _checked(deps: Deps, row: Button, click: Click) -> None:
         click.tell(row.refusal)
         return
     row.job(deps, click)
+
+
+def _message_ts(body: Mapping[str, Any]) -> str | None:
+    container, message = body.get("container"), body.get("message")
+    for source, key in ((container, "message_ts"), (message, "ts")):
+        if isinstance(source, dict) and isinstance(source.get(key), str) and source[key]:
+            return str(source[key])
+    return None
 
 
 def clicked_by_orchestrator(deps: Deps, click: Click) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -12,6 +13,8 @@ from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.status import collect_status
 from bot.views.home import build_home_view
+
+log = logging.getLogger("rollback_bot.home")
 
 
 def register(app: App) -> None:
@@ -24,9 +27,13 @@ def handle_home_opened_event(
     # Bolt acknowledges events itself when this returns; the tab has only a "home" variant.
     if event.get("tab", "home") != "home":
         return
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        log.info("ignored an app_home_opened without a user")
+        return
 
     def publish(deps: Deps) -> None:
         view = build_home_view(collect_status(deps))
-        client.views_publish(user_id=event["user"], view=view)
+        client.views_publish(user_id=user, view=view)
 
     after_ack(context, body, None, publish)

@@ -68,7 +68,12 @@ def slash_command_fields(
     response_url: str,
     trigger_id: str,
 ) -> list[tuple[str, str]]:
-    """The fields of a slash command request, in the order Slack sends them."""
+    """The fields of a slash command request, in the order Slack sends them.
+
+    Slack escapes ``&``, ``<`` and ``>`` in what the person typed, whatever ``should_escape``
+    says (that setting only decides whether mentions become IDs).
+    """
+    typed = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return [
         ("token", ws.verification_token),
         ("team_id", ws.team_id),
@@ -78,7 +83,7 @@ def slash_command_fields(
         ("user_id", actor.user_id),
         ("user_name", actor.user_name),
         ("command", command),
-        ("text", text),
+        ("text", typed),
         ("api_app_id", ws.api_app_id),
         ("is_enterprise_install", "false"),
         ("response_url", response_url),
