@@ -21,6 +21,8 @@ class TimelineAction(StrEnum):
     MODAL_SUBMIT = "modal_submit"
     # A click refused before its flow ran: the clicker may not use that button.
     PERMISSION_REFUSED = "permission_refused"
+    # A card or an outcome Slack would not take in its channel, and who was told instead.
+    DELIVERY_FAILED = "delivery_failed"
     STATUS = "status"
     VALIDATION = "validation"
     CHECKPOINT = "checkpoint"

@@ -157,6 +157,12 @@ def _parse_service(section: Section, repo: Path) -> ServiceConfig:
     validate = section.optional_text("validate", "a shell command")
     restart_timeout_s = seconds(section, "restart_timeout_s", 120.0)
     validate_timeout_s = seconds(section, "validate_timeout_s", 300.0)
+    pass_env = tuple(
+        section.text_list("pass_env", "a list of environment variable names", required=False)
+    )
+    for name in pass_env:
+        if not _ENV_NAME_RE.match(name):
+            raise ConfigError(f"{section.key('pass_env')}: {name!r} is not a variable name")
     section.finish()
     return ServiceConfig(
         restart=restart,
@@ -168,6 +174,7 @@ def _parse_service(section: Section, repo: Path) -> ServiceConfig:
         clear_cache=cache_paths,
         restart_timeout_s=restart_timeout_s,
         validate_timeout_s=validate_timeout_s,
+        pass_env=pass_env,
     )
 
 
@@ -238,12 +245,16 @@ def _parse_slack(section: Section) -> SlackConfig:
     expiry = section.number("approval_expiry_min", 30.0, "a number of minutes")
     if not 1 <= expiry <= 24 * 60:
         raise ConfigError(f"{section.key('approval_expiry_min')}: expected 1 to 1440 minutes")
+    api_timeout_s = seconds(section, "api_timeout_s", 15.0)
+    if api_timeout_s < 1 or api_timeout_s > 120:
+        raise ConfigError(f"{section.key('api_timeout_s')}: expected 1 to 120 seconds")
     section.finish()
     return SlackConfig(
         channel=channel,
         orchestrators=orchestrators,
         requester_can_approve=requester_can_approve,
         approval_expiry_min=expiry,
+        api_timeout_s=api_timeout_s,
     )
 
 

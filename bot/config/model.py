@@ -34,6 +34,9 @@ class ServiceConfig:
     clear_cache: tuple[Path, ...]
     restart_timeout_s: float = 120.0
     validate_timeout_s: float = 300.0
+    #: Environment variables the service and the commands keep although they hold a secret
+    #: (say the database URL a validate script needs); every other secret is taken out.
+    pass_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class SlackConfig:
     requester_can_approve: bool = False
     #: An approval card older than this is refused; the plan it showed may no longer hold.
     approval_expiry_min: float = 30.0
+    #: How long a Web API call may take before it counts as timed out.
+    api_timeout_s: float = 15.0
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
+from actions.errors import InputError
 from bot import grammar
 from bot.afterack import after_ack
 from bot.deps import Deps
@@ -33,11 +34,10 @@ from bot.flows.rollback import request_scenario, request_target
 from bot.flows.status import collect_status
 from bot.flows.validation import ChecklistSoFar, validate_now
 from bot.ids import SlashCommand
-from bot.slack.cards import post_card
+from bot.slack.cards import deliver_card
 from bot.slack.messages import LiveMessage
 from bot.slack.replies import Reply
 from bot.views.blocks import Message
-from bot.views.cards import build_card_view
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
 from bot.views.errors import build_not_available_view
 from bot.views.help import build_help_view
@@ -144,7 +144,10 @@ def _listener(slash: SlashCommand) -> Callable[..., None]:
         ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
     ) -> None:
         ack()
-        reply = Reply(command["user_id"], command.get("channel_id", ""), respond, client)
+        user = command.get("user_id")
+        if not isinstance(user, str) or not user:
+            raise InputError("That command did not say who sent it; nothing was done.")
+        reply = Reply(user, str(command.get("channel_id") or ""), respond, client)
         text = str(command.get("text", ""))
         after_ack(context, command, respond, lambda deps: run_command(deps, slash, text, reply))
 
@@ -206,21 +209,13 @@ class _Answer:
         if self._route.reach is Reach.ASKER:
             self._reply.tell(message)
         elif self._live.posted:
-            self._live.finish(message)
+            if not self._live.finish(message):
+                self._reply.tell_undelivered(message, self._live)
         elif self._started:  # the bot may not be in this channel: the asker still gets it
-            self._reply.tell(message)
+            self._reply.tell_undelivered(message, self._live)
         else:
             self._reply.post_or_tell(self._reply.channel, message)
 
     def _card(self, proposal: Any) -> None:
-        """The incident's card in the incident channel; the asker is told where it is."""
-        channel = _incident_channel(self._deps)
-        card = build_card_view(proposal, self._deps.settings.config.slack)
-        if not post_card(
-            self._deps, self._reply.client, card, record=proposal.record, channel=channel
-        ):
-            self._reply.tell(card)
-        elif self._reply.channel != channel:
-            self._reply.say(
-                f"Incident #{proposal.incident.id} is open; its card is in <#{channel}>."
-            )
+        """The incident's card in the incident channel, or to the people who must see it."""
+        deliver_card(self._deps, proposal, self._reply)

@@ -17,7 +17,8 @@ from bot.flows.approval import Verdict, judge_approval, judge_rejection
 from bot.flows.rollback_resume import Decided, abort_plan, judge_resume
 from bot.ids import ActionId
 from bot.listeners.buttons import Button, Click, Permission, register_buttons
-from bot.slack.cards import close_card, post_proposal, run_on_card
+from bot.slack.cards import close_card, deliver_card
+from bot.slack.runs import Clicked, run_on_card
 from store import Surface, TimelineAction
 
 
@@ -46,12 +47,17 @@ def handle_rollback_approve_button(deps: Deps, click: Click) -> None:
     )
     if verdict.outcome == "replanned" and verdict.fresh is not None and verdict.record:
         close_card(deps, click.client, verdict.record, "replaced by a fresh plan (the repo moved)")
-        post_proposal(deps, click.client, verdict.fresh, verdict.fresh.incident.channel)
+        deliver_card(deps, verdict.fresh, click.reply)
     if verdict.outcome != "approved" or verdict.record is None:
         click.tell(verdict.message)
         return
     run_on_card(
-        deps, click.client, verdict.record, attempt=verdict.record.attempt, actor=click.user
+        deps,
+        click.client,
+        verdict.record,
+        attempt=verdict.record.attempt,
+        actor=click.user,
+        clicked=Clicked(click.reply, click.message_ts),
     )
 
 
@@ -60,7 +66,8 @@ def handle_rollback_reject_button(deps: Deps, click: Click) -> None:
     if verdict.outcome != "rejected" or verdict.record is None:
         click.tell(verdict.message)
         return
-    close_card(deps, click.client, verdict.record, f"rejected by <@{click.user}>. Nothing changed.")
+    why = f"rejected by <@{click.user}>. Nothing changed."
+    close_card(deps, click.client, verdict.record, why, reply=click.reply)
 
 
 def _on_stopped_plan(decide: Callable[..., Decided], deps: Deps, click: Click) -> Decided:
@@ -79,7 +86,14 @@ def handle_rollback_resume_button(deps: Deps, click: Click) -> None:
     if decided.refusal is not None or decided.attempt is None:
         click.tell(decided.refusal or "Nothing to resume.")
         return
-    run_on_card(deps, click.client, decided.record, attempt=decided.attempt, actor=click.user)
+    run_on_card(
+        deps,
+        click.client,
+        decided.record,
+        attempt=decided.attempt,
+        actor=click.user,
+        clicked=Clicked(click.reply, click.message_ts),
+    )
 
 
 def handle_rollback_abort_button(deps: Deps, click: Click) -> None:
@@ -94,6 +108,7 @@ def handle_rollback_abort_button(deps: Deps, click: Click) -> None:
         decided.record,
         f"aborted by <@{click.user}> at step “{decided.record.result.get('stopped_at')}”; "
         f"the lock is released and HEAD is at {head}.",
+        reply=click.reply,
     )
 
 

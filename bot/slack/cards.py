@@ -1,14 +1,15 @@
-"""Incident cards in Slack: post the plan, run an approved rollback on its card, announce stops.
+"""Incident cards in Slack: post a plan's card, close it, and reach people when the channel won't.
 
-The glue between the rollback flows and Slack: flows decide and act, views draw, and this
-module posts and edits the one card each plan has (its ``ts`` is kept with the plan in the
-store, so a restarted bot edits the same card).
+Flows decide and act, views draw, and this module posts and edits the one card each plan has
+(its ``ts`` is kept with the plan in the store, so a restarted bot edits the same card). When
+the incident channel refuses a card or an edit, nothing happens in silence: the person who asked
+or clicked is told why, and the card goes to the orchestrators (and the requester) directly.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Iterable
 
 from slack_sdk import WebClient
 
@@ -17,39 +18,51 @@ from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal
 from bot.flows.plans import body_of, incident_of
 from bot.flows.rollback import Proposal
-from bot.flows.rollback_resume import progress_of, recover_interrupted
-from bot.flows.rollback_run import Progress, execute_plan
+from bot.flows.rollback_run import Progress
+from bot.slack.direct import message_each
 from bot.slack.messages import LiveMessage
-from bot.views.blocks import Message, escape, mention_orchestrators, section
+from bot.slack.orchestrators import people_of
+from bot.slack.replies import Reply
+from bot.views.blocks import Message
 from bot.views.cards import build_card_view, build_progress_card_view
+from bot.views.delivery import build_undelivered_view, channel_problem
 from bot.views.rollback import build_plan_closed_view
-from store import IncidentState, Plan, PlanState, Surface
+from store import Plan, Surface, TimelineAction
 
 log = logging.getLogger("rollback_bot.cards")
-
-# Set once a finished plan's card shows the outcome; a crash before that leaves it unset.
-CARD_FINAL_KEY = "rollback_card_final:{}"
 
 
 def post_card(
     deps: Deps, client: WebClient, message: Message, *, record: Plan | None, channel: str
-) -> bool:
-    """Post a plan's card and keep its ``ts`` with the plan, so every later edit finds it;
-    False when the channel refused it."""
+) -> LiveMessage:
+    """Post a plan's card and keep its ``ts`` with the plan, so every later edit finds it; the
+    message says whether it was posted (``posted``) and why not (``problem``)."""
     live = LiveMessage(client, channel)
-    if not live.start(message):
-        return False
-    if record is not None and live.ts is not None:
+    if live.start(message) and record is not None and live.ts is not None:
         deps.store.set_plan_message(record.id, channel=channel, ts=live.ts)
-    return True
+    return live
 
 
-def post_proposal(
-    deps: Deps, client: WebClient, proposal: Proposal | PickProposal, channel: str
-) -> bool:
-    """Post the card of a fresh plan (one that replaced a plan the repository moved under)."""
-    message = build_card_view(proposal, deps.settings.config.slack)
-    return post_card(deps, client, message, record=proposal.record, channel=channel)
+def deliver_card(deps: Deps, proposal: Proposal | PickProposal, reply: Reply) -> None:
+    """A new plan's card in the incident channel; the asker is told where it is. When the
+    channel refuses it, the orchestrators get the card (with its buttons) directly, and the
+    asker gets it privately with the reason."""
+    channel = deps.settings.config.slack.channel
+    card = build_card_view(proposal, deps.settings.config.slack)
+    live = post_card(deps, reply.client, card, record=proposal.record, channel=channel)
+    if live.posted:
+        if reply.channel != channel:
+            reply.say(f"Incident #{proposal.incident.id} is open; its card is in #{channel}.")
+        return
+    reason = channel_problem(channel, live.problem)
+    orchestrators = people_of(deps.settings.config.slack.orchestrators, client=reply.client)
+    paged = [user for user in orchestrators if user != reply.user]
+    note = f"<@{reply.user}> asked for it; you can decide on it here."
+    reached = message_each(
+        reply.client, paged, build_undelivered_view(card, reason=reason, note=note)
+    )
+    reply.tell(build_undelivered_view(card, reason=reason, reached=reached))
+    note_undelivered(deps, proposal.incident.id, reply.user, channel, live.problem, reached)
 
 
 def card_of(client: WebClient, record: Plan) -> LiveMessage | None:
@@ -58,92 +71,60 @@ def card_of(client: WebClient, record: Plan) -> LiveMessage | None:
     return LiveMessage.existing(client, record.channel, record.message_ts)
 
 
-def run_on_card(
-    deps: Deps, client: WebClient, record: Plan, *, attempt: int, actor: str
-) -> Progress:
-    """Execute an approved (or resumed) plan, editing its card as each step finishes."""
+def close_card(
+    deps: Deps, client: WebClient, record: Plan, why: str, *, reply: Reply | None = None
+) -> None:
+    """Replace a plan's buttons with what became of it; the clicker is told if that fails."""
     live = card_of(client, record)
-    if live is None:  # the card could not be posted: show the run in a new message
-        live = LiveMessage(client, record.channel or deps.settings.config.slack.channel)
-        live.start(progress_card(deps, progress_of(deps, record)))
-
-    def show(progress: Progress) -> None:
-        live.update(progress_card(deps, progress))
-
-    final = execute_plan(
-        deps, record, attempt=attempt, actor=actor, surface=Surface.SLACK, on_progress=show
-    )
-    live.finish(progress_card(deps, _with_latest(deps, final)))
-    if final.finished:
-        deps.store.write_value(CARD_FINAL_KEY.format(record.id), "1")
-    return final
-
-
-def close_card(deps: Deps, client: WebClient, record: Plan, why: str) -> None:
-    """Replace a plan's buttons with what became of it."""
-    live = card_of(client, record)
-    incident = deps.store.get_incident(record.incident_id)
-    if live is None or incident is None:
-        return
+    incident = incident_of(deps, record)
     body = body_of(record)
     plan = body if isinstance(body, RollbackPlan) else None
-    live.finish(build_plan_closed_view(incident=incident, plan=plan, record=record, why=why))
+    closed = build_plan_closed_view(incident=incident, plan=plan, record=record, why=why)
+    if live is not None and live.finish(closed):
+        return
+    if reply is not None:  # the card is gone or stale: the clicker still learns the outcome
+        reason = channel_problem(live.channel, live.problem) if live else "The card is not there."
+        reply.tell(build_undelivered_view(closed, reason=reason))
 
 
-def announce_interrupted(deps: Deps, client: WebClient) -> int:
-    """At start-up: stop what a dead process left running and offer Resume / Abort on its card;
-    draw the outcome on cards whose run finished but died before its last edit."""
-    stopped = recover_interrupted(deps)
-    for record in stopped:
-        card = progress_card(deps, progress_of(deps, record))
-        channel = record.channel or deps.settings.config.slack.channel
-        live = card_of(client, record)
-        if live is None:  # no card yet: this message becomes the plan's card
-            fresh = LiveMessage(client, channel)
-            if fresh.start(card) and fresh.ts is not None:
-                deps.store.set_plan_message(record.id, channel=channel, ts=fresh.ts)
-            continue
-        live.finish(card)
-        # A notice as well, since an edit notifies nobody; it has no buttons of its own, so
-        # Resume / Abort live only on the card, which the resumed run's last edit retires.
-        LiveMessage(client, channel).start(_stopped_notice(deps, record, card))
-    if stopped:
-        log.warning("%d rollback(s) were interrupted and wait for Resume or Abort", len(stopped))
-    _finish_stale_cards(deps, client)
-    return len(stopped)
+def tell_outcome_elsewhere(
+    deps: Deps, record: Plan, card: Message, live: LiveMessage, reply: Reply | None
+) -> None:
+    """The card could not show how a run ended: tell the clicker and DM the people concerned."""
+    reason = channel_problem(live.channel, live.problem)
+    if reply is not None:
+        reply.tell(build_undelivered_view(card, reason=reason))
+    people = _concerned(deps, record, client=live.client)
+    reached = message_each(live.client, people, build_undelivered_view(card, reason=reason))
+    actor = reply.user if reply is not None else "bot"
+    note_undelivered(deps, record.incident_id, actor, live.channel, live.problem, reached)
 
 
-def _stopped_notice(deps: Deps, record: Plan, card: Message) -> Message:
-    who = mention_orchestrators(deps.settings.config.slack.orchestrators)
-    step = escape(str(record.result.get("stopped_at")))
-    return {
-        "text": f"{card['text']}: choose Resume or Abort on its card",
-        "blocks": [
-            section(
-                f":octagonal_sign: *{escape(card['text'])}* at step “{step}”. {who}: choose "
-                "Resume or Abort on the incident's card above."
-            )
-        ],
-    }
+def _concerned(deps: Deps, record: Plan, *, client: WebClient) -> Iterable[str]:
+    orchestrators = people_of(deps.settings.config.slack.orchestrators, client=client)
+    requester = [] if record.requested_by.startswith("os:") else [record.requested_by]
+    return [*requester, *orchestrators]
 
 
-def _finish_stale_cards(deps: Deps, client: WebClient) -> None:
-    """A crash after "record" (the plan DONE) but before the card's last edit leaves it saying
-    "rolling back" with nobody told: draw the outcome from the journal, once."""
-    for incident in deps.store.list_incidents(states=[IncidentState.ROLLED_BACK]):
-        for record in deps.store.plans_of(incident.id):
-            key = CARD_FINAL_KEY.format(record.id)
-            if record.state is not PlanState.DONE or deps.store.read_value(key) is not None:
-                continue
-            live = card_of(client, record)
-            if live is not None:
-                live.finish(progress_card(deps, progress_of(deps, record)))
-            deps.store.write_value(key, "1")
-
-
-def _with_latest(deps: Deps, progress: Progress) -> Progress:
-    latest = deps.store.get_plan(progress.plan.id)
-    return replace(progress, plan=latest) if latest is not None else progress
+def note_undelivered(
+    deps: Deps,
+    incident_id: int,
+    actor: str,
+    channel: str,
+    problem: str | None,
+    reached: Iterable[str],
+) -> None:
+    told = list(reached)
+    log.warning(
+        "a card did not reach %s (%s); told %d people directly", channel, problem, len(told)
+    )
+    deps.store.append_event(
+        actor=actor,
+        surface=Surface.SLACK,
+        action=TimelineAction.DELIVERY_FAILED,
+        incident_id=incident_id,
+        details={"channel": channel, "problem": problem, "told_directly": told},
+    )
 
 
 def progress_card(deps: Deps, progress: Progress) -> Message:

@@ -3,6 +3,10 @@
 Slack allows roughly one ``chat.update`` per second per message before it rate-limits, and
 progress arrives from worker threads in bursts, so edits are throttled: the newest state wins,
 and :meth:`LiveMessage.finish` always delivers the final one.
+
+A post or an edit can fail: the bot lost the channel (``not_in_channel``, ``channel_not_found``),
+Slack refused the message, or it did not answer in time. The failure is kept in
+:attr:`LiveMessage.problem`, so the caller can tell people another way; it never stops the work.
 """
 
 from __future__ import annotations
@@ -13,11 +17,26 @@ import time
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-log = logging.getLogger("rollback_bot.live")
+log = logging.getLogger("rollback_bot.messages")
 
 MIN_EDIT_INTERVAL_S = 1.0
+#: What :attr:`LiveMessage.problem` says when Slack did not answer: the post may have landed.
+TIMED_OUT = "timed_out"
+
+
+def slack_problem(error: Exception) -> str:
+    """A Web API failure in one word: Slack's error code, or ``timed_out`` / ``unreachable``."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or "refused")
+    if isinstance(error, TimeoutError) or "timed out" in str(error).lower():
+        return TIMED_OUT
+    return "unreachable"
+
+
+#: What may go wrong when calling Slack, besides a bug: its refusals and the network's.
+SLACK_FAILURES = (SlackApiError, SlackClientError, OSError)
 
 
 class LiveMessage:
@@ -27,6 +46,8 @@ class LiveMessage:
         self._ts: str | None = None
         self._lock = threading.Lock()
         self._last_edit = 0.0
+        #: The last failure to post or edit (a Slack error code or TIMED_OUT), or None.
+        self.problem: str | None = None
 
     @classmethod
     def existing(cls, client: WebClient, channel: str, ts: str) -> LiveMessage:
@@ -34,6 +55,14 @@ class LiveMessage:
         live = cls(client, channel)
         live._ts = ts
         return live
+
+    @property
+    def channel(self) -> str:
+        return self._channel
+
+    @property
+    def client(self) -> WebClient:
+        return self._client
 
     @property
     def ts(self) -> str | None:
@@ -44,11 +73,12 @@ class LiveMessage:
         return self._ts is not None
 
     def start(self, message: dict[str, Any]) -> bool:
-        """Post the first state; False when the channel refused it (e.g. the bot is not in it)."""
+        """Post the first state; False when it was refused or Slack did not answer."""
         try:
             response = self._client.chat_postMessage(channel=self._channel, **message)
-        except SlackApiError as error:
-            log.warning("could not post in %s: %s", self._channel, error.response.get("error"))
+        except SLACK_FAILURES as error:
+            self.problem = slack_problem(error)
+            log.warning("could not post in %s: %s", self._channel, self.problem)
             return False
         self._ts = str(response["ts"])
         self._last_edit = time.monotonic()
@@ -61,16 +91,19 @@ class LiveMessage:
                 return
             self._edit(message)
 
-    def finish(self, message: dict[str, Any]) -> None:
+    def finish(self, message: dict[str, Any]) -> bool:
+        """Show the final state; False when the edit failed (see :attr:`problem`)."""
         with self._lock:
-            if self._ts is not None:
-                self._edit(message)
+            return self._ts is not None and self._edit(message)
 
-    def _edit(self, message: dict[str, Any]) -> None:
+    def _edit(self, message: dict[str, Any]) -> bool:
         if self._ts is None:
-            return
+            return False
+        self._last_edit = time.monotonic()
         try:
             self._client.chat_update(channel=self._channel, ts=self._ts, **message)
-        except SlackApiError as error:
-            log.warning("could not edit the message: %s", error.response.get("error"))
-        self._last_edit = time.monotonic()
+        except SLACK_FAILURES as error:
+            self.problem = slack_problem(error)
+            log.warning("could not edit the message in %s: %s", self._channel, self.problem)
+            return False
+        return True

@@ -65,7 +65,24 @@ def _blocks(args: Args, limit: int) -> list[JsonDict] | None:
         raise ApiError("invalid_blocks")
     if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks):
         raise ApiError("invalid_blocks")
+    for block in blocks:
+        _check_block(block)
     return with_block_ids(blocks)
+
+
+def _check_block(block: JsonDict) -> None:
+    """Refuse a block as Slack does (``invalid_blocks``): slack_sdk's Block Kit models hold
+    Slack's limits (text lengths, a button value of at most 2,000 characters, …)."""
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.blocks import Block
+
+    try:
+        parsed = Block.parse(block)
+        if parsed is None:
+            raise ApiError("invalid_blocks")
+        parsed.to_dict()  # validates the block and everything in it
+    except (SlackObjectFormationError, KeyError, TypeError, ValueError):
+        raise ApiError("invalid_blocks") from None
 
 
 def message_content(args: Args) -> tuple[str, list[JsonDict] | None]:

@@ -48,6 +48,26 @@ class RateLimit:
 
 
 @dataclass
+class Fault:
+    """What the next calls of a method get instead of a normal answer (see SlackEmulator)."""
+
+    method: str
+    channel: str | None  # only calls about this channel; None for any
+    remaining: int  # how many more calls it applies to; -1 for all of them
+    error: str | None = None  # answer {"ok": false, "error": error} and do nothing
+    status: int | None = None  # answer this HTTP status and do nothing
+    delay_s: float = 0.0  # do the work, then answer this late (Slack slower than the client)
+
+    def applies(self, method: str, channel: object) -> bool:
+        wanted = self.channel is None or self.channel == channel
+        return self.remaining != 0 and self.method == method and wanted
+
+    def spend(self) -> None:
+        if self.remaining > 0:
+            self.remaining -= 1
+
+
+@dataclass
 class WorkspaceState:
     identity: Identity
     users: dict[str, str]
@@ -63,6 +83,7 @@ class WorkspaceState:
     exchanged_triggers: set[str] = field(default_factory=set)
     response_targets: dict[str, ResponseTarget] = field(default_factory=dict)
     rate_limits: dict[str, RateLimit] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
     open_dms: set[str] = field(default_factory=set)
     ts_clock: TsClock = field(default_factory=TsClock)
 

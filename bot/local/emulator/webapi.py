@@ -27,7 +27,7 @@ from bot.local.emulator.records import (
 from bot.local.emulator.responses import apply_response_url, record_ack
 from bot.local.emulator.server import ApiRequest, HttpReply, ServerThread
 from bot.local.emulator.socketmode import SocketModeEndpoint
-from bot.local.emulator.state import RateLimit, WorkspaceState
+from bot.local.emulator.state import Fault, RateLimit, WorkspaceState
 
 DEFAULT_USERS: Mapping[str, str] = {"U0ENG": "eng", "U0ORCH": "orchestrator", "U0OTHER": "other"}
 DEFAULT_USERGROUPS: Mapping[str, Sequence[str]] = {"S0ORCH": ["U0ORCH"]}
@@ -209,6 +209,30 @@ class SlackEmulator:
         with self._cond:
             self._state.rate_limits[method] = RateLimit(retry_after_s, times)
 
+    def refuse(
+        self, method: str, error: str, *, channel: str | None = None, times: int = -1
+    ) -> None:
+        """Answer ``method`` (for ``channel``, or any) with Slack's ``error`` and do nothing:
+        e.g. ``refuse("chat.postMessage", "not_in_channel", channel="C0INCIDENTS")`` is a bot
+        that lost the channel. ``times`` -1 means until :meth:`heal`."""
+        with self._cond:
+            self._state.faults.append(Fault(method, channel, times, error=error))
+
+    def fail_http(self, method: str, status: int = 500, *, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status``, doing nothing."""
+        with self._cond:
+            self._state.faults.append(Fault(method, None, times, status=status))
+
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Carry out the next ``times`` calls of ``method``, then answer ``seconds`` late."""
+        with self._cond:
+            self._state.faults.append(Fault(method, None, times, delay_s=seconds))
+
+    def heal(self) -> None:
+        """Forget every fault set with refuse, fail_http or slow."""
+        with self._cond:
+            self._state.faults.clear()
+
     # -- waiting --------------------------------------------------------------------------------
 
     def wait_for(self, predicate: Callable[[SlackEmulator], bool], *, timeout: float) -> bool:
@@ -230,8 +254,20 @@ class SlackEmulator:
     # -- HTTP entry points (called from server threads) -----------------------------------------
 
     def handle_api(self, request: ApiRequest) -> HttpReply:
+        delay_s = 0.0
         with self._cond:
-            status, body, headers = self._dispatch(request)
+            fault = next(
+                (
+                    f
+                    for f in self._state.faults
+                    if f.applies(request.method, request.args.get("channel"))
+                ),
+                None,
+            )
+            if fault is not None:
+                fault.spend()
+                delay_s = fault.delay_s
+            status, body, headers = self._answer(request, fault)
             self._state.calls.append(
                 ApiCall(
                     method=request.method,
@@ -242,6 +278,9 @@ class SlackEmulator:
                 )
             )
             self._changed()
+        if delay_s:
+            # Outside the lock: the work is done and visible; only the answer is late.
+            time.sleep(delay_s)
         return HttpReply(status, body, headers)
 
     def handle_response_url(self, url_id: str, body: bytes) -> HttpReply:
@@ -319,6 +358,15 @@ class SlackEmulator:
             self._socket_mode = SocketModeEndpoint()
             self._socket_mode.start()
         return {"ok": True, "url": self._socket_mode.new_url()}
+
+    def _answer(
+        self, request: ApiRequest, fault: Fault | None
+    ) -> tuple[int, JsonDict, dict[str, str]]:
+        if fault is not None and fault.status is not None:
+            return fault.status, {"ok": False, "error": "fatal_error"}, {}
+        if fault is not None and fault.error is not None:
+            return 200, {"ok": False, "error": fault.error}, {}
+        return self._dispatch(request)
 
     def _dispatch(self, request: ApiRequest) -> tuple[int, JsonDict, dict[str, str]]:
         if request.method == "apps.connections.open":
