@@ -9,6 +9,7 @@ import argparse
 import getpass
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from actions.errors import ConfigError, InputError, RefNameError, RollbackBotError
 from bot.deps import Deps
 from bot.logs import configure_logging
-from bot.settings import Secret, load_settings
+from bot.settings import Secret, load_settings, scrub_environment
 from store import SqliteStore, Surface, TimelineAction
 
 if TYPE_CHECKING:
@@ -111,10 +112,11 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from bot.app import create_app, start_scheduler
     from bot.frontdoor import SlackFrontDoor
-    from bot.server import create_http_server
+    from bot.server import OPEN_FILES_WANTED, create_http_server
     from bot.socket_mode import serve_socket_mode
 
     settings = load_settings(args.config)
+    scrub_environment(os.environ, settings.config)
     configure_logging(secrets=settings.secret_values())
     store = SqliteStore(settings.config.store.path, secrets=settings.secret_values())
     deps = Deps(settings=settings, store=store)
@@ -131,6 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
             deps.close()
         return 0
     front_door = SlackFrontDoor(app, signing_secret=settings.slack.signing_secret, store=store)
+    _raise_open_files_limit(OPEN_FILES_WANTED)
     server = create_http_server(front_door, host=args.host, port=args.port)
     _stop_on_sigterm(server.close)
     log.info("listening on http://%s:%s/slack/events", args.host, server.effective_port)  # type: ignore[union-attr]
@@ -140,6 +143,23 @@ def _serve(args: argparse.Namespace) -> int:
         scheduler.stop()
         deps.close()
     return 0
+
+
+def _raise_open_files_limit(wanted: int) -> None:
+    """Lift the soft open-files limit to ``wanted``, never past the hard limit.
+
+    Many hosts start services with a soft limit of 1024 under a far higher hard one; without
+    this, the HTTP server's connection limit shrinks to fit, and with it what a slowloris
+    client needs to lock Slack out.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as error:
+        log.warning("could not raise the open-files limit from %d to %d: %s", soft, target, error)
 
 
 def _create_app_or_explain(factory: Callable[[Deps], App], deps: Deps) -> App:
@@ -200,6 +220,7 @@ def _offline_deps(config_path: Path) -> Deps:
         bot_token=Secret(""), signing_secret=Secret(""), app_token=None, api_url=None
     )
     settings = settings_from(config, offline, os.environ)
+    scrub_environment(os.environ, config)
     return Deps(settings, SqliteStore(config.store.path, secrets=settings.secret_values()))
 
 
@@ -320,7 +341,10 @@ def _shell(args: argparse.Namespace) -> int:
     from bot.config import load_config
     from bot.local.console import run_console
 
-    return run_console(load_config(args.config), user=args.user, environ=os.environ)
+    config = load_config(args.config)
+    environ = dict(os.environ)  # the console's own settings read it; its children must not
+    scrub_environment(os.environ, config)
+    return run_console(config, user=args.user, environ=environ)
 
 
 def _demo(args: argparse.Namespace) -> int:

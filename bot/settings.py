@@ -7,12 +7,13 @@ from here as arguments.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from actions.errors import ConfigError
+from actions.redact import secret_parts
 from bot.config import Config, load_config
 
 
@@ -55,7 +56,11 @@ class Settings:
         """Every secret's value, for the log redaction filter."""
         values = [self.slack.bot_token, self.slack.signing_secret]
         values += [s for s in (self.slack.app_token, self.database_url) if s is not None]
-        return tuple(secret.reveal() for secret in values)
+        revealed = [secret.reveal() for secret in values]
+        if self.database_url is not None:  # a command may print the password on its own
+            revealed += secret_parts(self.database_url.reveal())
+        # Longest first, so a whole URL is replaced before a part of it could be.
+        return tuple(sorted(dict.fromkeys(revealed), key=len, reverse=True))
 
 
 def read_slack_settings(environ: Mapping[str, str]) -> SlackSettings:
@@ -100,6 +105,28 @@ def settings_from(config: Config, slack: SlackSettings, environ: Mapping[str, st
         database_url=database_url,
         kill_after_step=environ.get("ROLLBACK_BOT_KILL_AFTER_STEP", "").strip() or None,
     )
+
+
+def secret_variable_names(environ: Mapping[str, str], config: Config) -> list[str]:
+    """The variables that hold the bot's secrets: every ``SLACK_*`` and ``database.url_env``,
+    except those ``service.pass_env`` names."""
+    secret = [name for name in environ if name.startswith("SLACK_")]
+    if config.database.url_env and config.database.url_env in environ:
+        secret.append(config.database.url_env)
+    return [name for name in secret if name not in config.service.pass_env]
+
+
+def scrub_environment(environ: MutableMapping[str, str], config: Config) -> list[str]:
+    """Take the bot's secrets out of the process environment once settings hold them.
+
+    Every child of the bot inherits this environment: the restarted service, the validate
+    command, git and the repository's own hooks. None of them may hold the keys to sign Slack
+    requests or approve rollbacks. Returns the names taken out.
+    """
+    names = secret_variable_names(environ, config)
+    for name in names:
+        del environ[name]
+    return names
 
 
 def _required(environ: Mapping[str, str], name: str, what: str) -> str:
