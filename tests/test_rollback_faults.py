@@ -30,6 +30,7 @@ from bot.local.demo.sandbox import (
 )
 from bot.local.emulator import Message, SlackEmulator
 from bot.local.loopback import LocalSlack
+from bot.views.blocks import unescape
 from store import Incident, IncidentState, Plan, PlanState
 from tests.gitrepo import git, install_hook, push_from, show_file
 from tests.servehelp import free_port
@@ -82,7 +83,8 @@ def wait_card(emulator: SlackEmulator, card: Message, words: str, timeout: float
 
 
 def ephemerals(emulator: SlackEmulator, user: str) -> list[str]:
-    return [m.text for m in emulator.messages() if m.ephemeral_to == user]
+    """What the person reads: the text with Slack's three entities decoded."""
+    return [unescape(m.text) for m in emulator.messages() if m.ephemeral_to == user]
 
 
 def action_ids(message: Message) -> list[str]:

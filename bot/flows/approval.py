@@ -153,7 +153,7 @@ def _still_open(deps: Deps, record: Plan) -> str | None:
                 "changed since. Nothing was changed; ask again for a fresh plan."
             )
         return None
-    who = f" by <@{record.approved_by}>" if record.approved_by else ""
+    who = f" by @{record.approved_by}" if record.approved_by else ""
     return {
         PlanState.RUNNING: f"Already approved{who}; the rollback is under way.",
         PlanState.STOPPED: f"Already approved{who}; it stopped and waits for Resume or Abort.",

@@ -1,13 +1,19 @@
 """Block Kit primitives every view is made of: data in, dicts out, no Slack calls, no I/O.
 
-Each view module builds ``{"text": fallback, "blocks": [...]}`` from these, ready for
-``respond``, ``chat.postMessage`` or the terminal renderer, inside Slack's limits (50 blocks
+Each view module builds ``{"text": fallback, "blocks": [...]}`` with :func:`message`, ready
+for ``respond``, ``chat.postMessage`` or the terminal renderer, inside Slack's limits (50 blocks
 per message, 3000 characters per section).
+
+Slack reads ``<…>`` as a mention or a link and ``&…;`` as an entity, in blocks and in the
+top-level ``text`` alike, and notifies from ``text``. So every string the bot did not compose
+goes through :func:`escape`; the fallback ``text`` is plain text, escaped whole by
+:func:`message`; and cutting a long text never splits an entity or a mention.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,6 +22,11 @@ from bot.ids import ActionId
 
 Message = dict[str, Any]
 SECTION_LIMIT = 3000
+FALLBACK_LIMIT = 3000
+# A person or a channel named in plain text the bot composed ("approved by @U0ORCH", "in
+# #C0INCIDENTS"), turned into a mention or a channel link.
+_PERSON_RE = re.compile(r"(?<![\w@])@([UW][A-Z0-9]{2,})\b")
+_CHANNEL_RE = re.compile(r"(?<![\w#&])#([CG][A-Z0-9]{2,})\b")
 
 
 def escape(text: str) -> str:
@@ -23,17 +34,52 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """The plain text of a fallback :func:`message` made (its inverse of :func:`escape`)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def plain_to_mrkdwn(text: str) -> str:
+    """Plain text (a flow's refusal, say) as mrkdwn: escaped, with ``@U…`` people mentioned and
+    ``#C…`` channels linked."""
+    return _CHANNEL_RE.sub(r"<#\1>", _PERSON_RE.sub(r"<@\1>", escape(text)))
+
+
+def cut_mrkdwn(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, ending in "…" when cut; never inside an
+    entity (``&lt;``) or a mention or link (``<@U0ORCH>``), which would break the rest."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp, semi = cut.rfind("&"), cut.rfind(";")
+    if amp > semi and len(cut) - amp <= 8:  # an entity is at most "&amp;" long; be generous
+        cut = cut[:amp]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    return cut + "…"
+
+
+def message(text: str, blocks: list[dict[str, Any]]) -> Message:
+    """A message whose fallback ``text`` is plain text, escaped: it reaches notifications and
+    screen readers, so nothing in it may mention anyone."""
+    return {"text": cut_mrkdwn(escape(text), FALLBACK_LIMIT), "blocks": blocks[:50]}
+
+
 def section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    block: dict[str, Any] = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": cut_mrkdwn(text, SECTION_LIMIT)},
+    }
     if block_id:
         block["block_id"] = block_id
     return block
 
 
 def context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": cut_mrkdwn(text, SECTION_LIMIT)}],
+    }
 
 
 def button(text: str, action: ActionId, value: dict[str, Any], **extra: Any) -> dict[str, Any]:

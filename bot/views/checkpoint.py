@@ -6,9 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from actions.checkpoint import CheckpointInfo
-from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
+from bot.flows.checkpoint import CheckpointOutcome
 from bot.ids import ActionId, BlockId
-from bot.views.blocks import Message, age, button, confirm, context, escape, header, section
+from bot.views.blocks import (
+    Message,
+    age,
+    button,
+    confirm,
+    context,
+    escape,
+    header,
+    message,
+    section,
+)
 from bot.views.validation import build_checklist_view
 
 LIST_LIMIT = 25
@@ -44,12 +54,12 @@ def build_checkpoint_done_view(outcome: CheckpointOutcome, *, requested_by: str)
             f"{forced}"
         ),
     ]
-    return {"text": f"Checkpoint {names.tag} created at {result.commit[:10]}", "blocks": blocks}
+    return message(f"Checkpoint {names.tag} created at {result.commit[:10]}", blocks)
 
 
 def build_checkpoint_refused_view(outcome: CheckpointOutcome, *, requested_by: str) -> Message:
     checklist = outcome.validation.checklist
-    message = build_checklist_view(
+    checklist_card = build_checklist_view(
         checklist.results,
         duration_s=checklist.duration_s,
         requested_by=requested_by,
@@ -63,7 +73,7 @@ def build_checkpoint_refused_view(outcome: CheckpointOutcome, *, requested_by: s
     force = button(
         "Force checkpoint",
         ActionId.CHECKPOINT_FORCE,
-        outcome.request.as_value(),
+        {"request": outcome.request_id},
         style="danger",
         confirm=confirm(
             "Checkpoint a failing service?",
@@ -72,14 +82,16 @@ def build_checkpoint_refused_view(outcome: CheckpointOutcome, *, requested_by: s
             "Force checkpoint",
         ),
     )
-    message["blocks"] = [
-        intro,
-        *message["blocks"][1:],
-        {"type": "actions", "block_id": BlockId.CHECKPOINT_ACTIONS.value, "elements": [force]},
-        context("Only an orchestrator can force it."),
-    ][:50]
-    message["text"] = f"Checkpoint {outcome.names.tag} refused: the checklist fails ({failing})"
-    return message
+    named = ", ".join(r.name for r in checklist.failing)
+    return message(
+        f"Checkpoint {outcome.names.tag} refused: the checklist fails ({named})",
+        [
+            intro,
+            *checklist_card["blocks"][1:],
+            {"type": "actions", "block_id": BlockId.CHECKPOINT_ACTIONS.value, "elements": [force]},
+            context("Only an orchestrator can force it."),
+        ],
+    )
 
 
 def build_checkpoint_outcome_view(outcome: CheckpointOutcome, *, requested_by: str) -> Message:
@@ -89,27 +101,27 @@ def build_checkpoint_outcome_view(outcome: CheckpointOutcome, *, requested_by: s
     return build_checkpoint_done_view(outcome, requested_by=requested_by)
 
 
-def build_checkpoint_due_view(label: str, request: CheckpointRequest) -> Message:
+def build_checkpoint_due_view(label: str, request_id: str) -> Message:
     create = button(
-        "Create checkpoint", ActionId.CHECKPOINT_CREATE, request.as_value(), style="primary"
+        "Create checkpoint", ActionId.CHECKPOINT_CREATE, {"request": request_id}, style="primary"
     )
-    return {
-        "text": f"Checkpoint {label} is due",
-        "blocks": [
+    return message(
+        f"Checkpoint {label} is due",
+        [
             section(
                 f":alarm_clock: *Checkpoint {escape(label)} is due.* "
                 "The validation checklist runs first."
             ),
             {"type": "actions", "block_id": BlockId.CHECKPOINT_ACTIONS.value, "elements": [create]},
         ],
-    }
+    )
 
 
 def build_checkpoint_list_view(
     infos: Sequence[CheckpointInfo], *, remote: str, remote_problem: str | None, now: datetime
 ) -> Message:
     if not infos:
-        body = "No checkpoint tags yet. `/checkpoint T+4h <message>` creates the first."
+        body = "No checkpoint tags yet. `/checkpoint T+4h &lt;message&gt;` creates the first."
     else:
         lines = [
             f"• `{escape(info.tag)}` `{info.commit[:10]}` {age(info.created_at, now)}, "
@@ -125,4 +137,4 @@ def build_checkpoint_list_view(
         blocks.append(
             context(f":warning: Could not ask {escape(remote)}: {escape(remote_problem)}")
         )
-    return {"text": f"{len(infos)} checkpoints", "blocks": blocks}
+    return message(f"{len(infos)} checkpoints", blocks)

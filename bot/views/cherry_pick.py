@@ -19,6 +19,7 @@ from bot.views.blocks import (
     header,
     mention,
     mention_orchestrators,
+    message,
     section,
 )
 from bot.views.rollback import (
@@ -81,11 +82,10 @@ def build_cherry_pick_card_view(proposal: PickProposal, slack: SlackConfig) -> M
             f"{record.expires_at:%H:%M} UTC. Plan fingerprint `{record.fingerprint[:12]}`."
         ),
     ]
-    return {
-        "text": f"Incident #{incident.id}: cherry-pick of {len(plan.commits)} commit(s) awaits "
-        "approval",
-        "blocks": blocks,
-    }
+    return message(
+        f"Incident #{incident.id}: cherry-pick of {len(plan.commits)} commit(s) awaits approval",
+        blocks,
+    )
 
 
 def build_cherry_pick_progress_view(
@@ -128,4 +128,4 @@ def build_cherry_pick_progress_view(
     if progress.stopped_at:
         blocks.extend(stopped_blocks(incident, record, progress, orchestrators))
     text = f"Incident #{incident.id}: {state}"
-    return {"text": text, "blocks": blocks[:50]}
+    return message(text, blocks)

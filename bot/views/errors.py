@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.ids import BlockId
-from bot.views.blocks import Message, escape, section
+from bot.views.blocks import Message, escape, message, section
 
 
-def build_error_view(message: str, valid_forms: Sequence[str] = ()) -> Message:
-    blocks = [section(f":warning: {escape(message)}", BlockId.ERROR)]
-    text = message
+def build_error_view(said: str, valid_forms: Sequence[str] = ()) -> Message:
+    """``said`` is plain text: a person's input quoted in it cannot mention anyone."""
+    blocks = [section(f":warning: {escape(said)}", BlockId.ERROR)]
+    text = said
     if valid_forms:
         forms = "\n".join(escape(form) for form in valid_forms)
         blocks.append(section(f"Valid forms:\n```{forms}```", BlockId.ERROR_FORMS))
-        text = f"{message} Valid forms: {'; '.join(valid_forms)}"
-    return {"text": text, "blocks": blocks}
+        text = f"{said} Valid forms: {'; '.join(valid_forms)}"
+    return message(text, blocks)
 
 
 def build_not_available_view(command: str) -> Message:

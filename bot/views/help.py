@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.grammar import CHECKPOINT_USAGE, ROLLBACK_USAGE, SEVERITY_USAGE
 from bot.ids import BlockId
-from bot.views.blocks import Message, context, escape, header, section
+from bot.views.blocks import Message, context, escape, header, message, section
 
 _HELP_LINES = {
     "help": "this help",
@@ -25,9 +25,9 @@ def build_help_view() -> Message:
     lines = [f"`{escape(ROLLBACK_USAGE[verb])}`\n{_HELP_LINES[verb]}" for verb in ROLLBACK_USAGE]
     checkpoint = "\n".join(f"`{escape(form)}`" for form in CHECKPOINT_USAGE)
     severity = "\n".join(f"`{escape(form)}`" for form in SEVERITY_USAGE)
-    return {
-        "text": "rollback-bot commands: " + ", ".join(ROLLBACK_USAGE.values()),
-        "blocks": [
+    return message(
+        "rollback-bot commands: " + ", ".join(ROLLBACK_USAGE.values()),
+        [
             header("rollback-bot"),
             section("\n".join(lines), BlockId.HELP_COMMANDS),
             section(f"*Checkpoints*\n{checkpoint}"),
@@ -37,4 +37,4 @@ def build_help_view() -> Message:
                 "Incidents are numbers such as 12 or #12."
             ),
         ],
-    }
+    )

@@ -25,6 +25,7 @@ from bot.views.blocks import (
     header,
     mention,
     mention_orchestrators,
+    message,
     section,
 )
 from store import Incident, Plan, PlanState
@@ -168,11 +169,11 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
         blocks.append(
             section(
                 ":wrench: *Fix forward*: the procedure needs no rollback for this. Raise the "
-                f"severity with `/severity <1-5> {incident.id}` if it gets worse."
+                f"severity with `/severity &lt;1-5&gt; {incident.id}` if it gets worse."
             )
         )
         blocks.append(context(f"{who} for your information."))
-        return {"text": f"{incident_title(incident)}: fix forward", "blocks": blocks}
+        return message(f"{incident_title(incident)}: fix forward", blocks)
     if action == "fix_window_then_rollback":
         window = incident.decision.get("fix_window_min")
         blocks.append(
@@ -194,10 +195,9 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
             f"Expires {record.expires_at:%H:%M} UTC. Plan fingerprint `{record.fingerprint[:12]}`."
         )
     )
-    return {
-        "text": f"{incident_title(incident)}: rollback to {plan.target_ref} awaits approval",
-        "blocks": blocks[:50],
-    }
+    return message(
+        f"{incident_title(incident)}: rollback to {plan.target_ref} awaits approval", blocks
+    )
 
 
 def step_lines(steps: Sequence[StepState]) -> str:
@@ -213,8 +213,8 @@ def _restore(plan: RollbackPlan, incident: Incident) -> str:
     remote = escape(plan.remote)
     return (
         f"*Nothing is lost.* The abandoned commits and the uncommitted work are on `{backup}` "
-        f"(also on {remote}).\nLook at them: `git fetch {remote} {backup} && git log --stat "
-        f"{remote}/{backup}`\nBring commits back: "
+        f"(also on {remote}).\nLook at them: `git fetch {remote} {backup} &amp;&amp; "
+        f"git log --stat {remote}/{backup}`\nBring commits back: "
         f"`/rollback cherry-pick {incident.id} &lt;sha&gt;…` (orchestrator-approved) or "
         "`git cherry-pick -x &lt;sha&gt;`"
     )
@@ -271,7 +271,7 @@ def build_rollback_progress_view(
     text = f"Incident #{incident.id}: {state}"
     if progress.finished:
         text += ", service " + ("healthy" if progress.healthy else "NOT healthy")
-    return {"text": text, "blocks": blocks[:50]}
+    return message(text, blocks)
 
 
 def stopped_blocks(
@@ -335,7 +335,7 @@ def build_plan_closed_view(
     ]
     if plan is not None and record.state is PlanState.ABORTED and _backup_made(record.result):
         blocks.append(section(_restore(plan, incident), BlockId.ROLLBACK_RESTORE))
-    return {"text": f"{incident_title(incident)}: rollback {record.state.value}", "blocks": blocks}
+    return message(f"{incident_title(incident)}: rollback {record.state.value}", blocks)
 
 
 def _backup_made(result: Mapping[str, Any]) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.flows.status import StatusReport
 from bot.ids import BlockId
-from bot.views.blocks import Message, age, escape, header, mention, section
+from bot.views.blocks import Message, age, escape, header, mention, message, section
 from store import Incident
 
 
@@ -66,7 +66,7 @@ def build_status_view(report: StatusReport) -> Message:
         f"{report.project} {report.phase}: HEAD {head}, "
         f"{len(report.open_incidents)} open incident(s)"
     )
-    return {"text": text, "blocks": blocks}
+    return message(text, blocks)
 
 
 def _checkpoint_lines(report: StatusReport) -> str:

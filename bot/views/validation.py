@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from actions.checks.result import CheckResult
-from bot.views.blocks import Message, context, escape, header, section
+from bot.views.blocks import Message, context, escape, header, message, section
 
 DETAIL_LINES = 6
 DETAIL_CHARS = 300
@@ -72,7 +72,7 @@ def build_checklist_view(
     text = "Validation: " + (
         "running" if pending else "failing: " + ", ".join(failing) if failing else "healthy"
     )
-    return {"text": text, "blocks": blocks[:50]}
+    return message(text, blocks)
 
 
 def build_verdict_change_view(
@@ -83,22 +83,21 @@ def build_verdict_change_view(
     diagnostics: Sequence[CheckResult] = (),
 ) -> Message:
     """Continuous validation's notice, posted only when the verdict changes."""
-    message = build_checklist_view(results, duration_s=duration_s, diagnostics=diagnostics)
+    checklist = build_checklist_view(results, duration_s=duration_s, diagnostics=diagnostics)
+    blocks = checklist["blocks"]
     if now_ok:
-        message["text"] = "Continuous validation: the service is healthy again."
-        message["blocks"].insert(1, section(":tada: The service is *healthy again*."))
-        return message
+        blocks.insert(1, section(":tada: The service is *healthy again*."))
+        return message("Continuous validation: the service is healthy again.", blocks)
     failing = [r for r in results if not r.ok]
-    message["text"] = "Continuous validation: the service is failing: " + ", ".join(
-        r.name for r in failing
-    )
-    message["blocks"].append(
+    said = "Continuous validation: the service is failing: " + ", ".join(r.name for r in failing)
+    blocks.append(
         context(
             f"Open an incident: `/rollback scenario {suggest_scenario(failing)} [severity] "
-            "<what broke>`, or `/rollback blocker <text>` to let the orchestrator rate it."
+            "&lt;what broke&gt;`, or `/rollback blocker &lt;text&gt;` to let the orchestrator "
+            "rate it."
         )
     )
-    return message
+    return message(said, blocks)
 
 
 def suggest_scenario(failing: Sequence[CheckResult]) -> str:

@@ -1,0 +1,220 @@
+"""Every message the bot's views can build, filled with the largest and most hostile data.
+
+Each string a person (or git, or a command's output) could supply holds Slack markup: a mass
+mention, a user mention, a link, a bare ``&``; the lists are long enough to hit the views' caps.
+Tests walk these to check escaping, Slack's limits and Block Kit's own validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from actions.checkpoint import CheckpointInfo, CheckpointResult
+from actions.checkpoint_names import CheckpointNames
+from actions.checks.checklist import ChecklistResult
+from actions.checks.result import CheckResult
+from actions.cherry_pick import CherryPickPlan, PickedCommit, pick_fingerprint
+from actions.git import CheckpointTag, RepoStatus
+from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
+from bot.config import SlackConfig
+from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
+from bot.flows.cherry_pick import PickProposal
+from bot.flows.plans import ROLLBACK, cherry_pick_body, rollback_plan_body
+from bot.flows.rollback import Proposal
+from bot.flows.rollback_run import Progress, StepState
+from bot.flows.run_steps import CHERRY_PICK_STEPS, ROLLBACK_STEPS
+from bot.flows.status import StatusReport
+from bot.flows.validation import ValidationReport
+from bot.views.blocks import Message
+from bot.views.cards import build_card_view, build_progress_card_view
+from bot.views.checkpoint import (
+    build_checkpoint_due_view,
+    build_checkpoint_list_view,
+    build_checkpoint_outcome_view,
+)
+from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
+from bot.views.errors import build_error_view, build_not_available_view
+from bot.views.help import build_help_view
+from bot.views.home import build_home_view
+from bot.views.rollback import build_plan_closed_view
+from bot.views.status import build_status_view
+from bot.views.validation import build_checklist_view, build_verdict_change_view
+from store import Incident, IncidentState, Plan, PlanState
+
+NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+HOSTILE = "<!channel> <!here|here> <@U0ORCH> <https://evil.example|click> & &amp; `x` *y* > <"
+LONG = HOSTILE * 60  # ~5,000 characters
+SLACK = SlackConfig(channel="C0INCIDENTS", orchestrators=("U0ORCH", "S0LEADS"))
+
+
+def _sha(n: int) -> str:
+    return f"{n:040x}"
+
+
+def _incident(scenario: str = "critical") -> Incident:
+    decision = {
+        "rule": "severity-4-plus",
+        "rule_text": "Severity >= 4: rollback without investigation",
+        "action": "fix_window_then_rollback",
+        "level": "critical",
+        "fix_window_min": 30,
+    }
+    return Incident(
+        id=7,
+        scenario=scenario,
+        severity="5",
+        trigger=LONG,
+        requester="U0ENG",
+        channel="C0INCIDENTS",
+        state=IncidentState.AWAITING_APPROVAL,
+        created_at=NOW,
+        updated_at=NOW,
+        message_ts=None,
+        decision=decision,
+        backup_branch="phase2-broken-20261201-030000",
+        to_sha=_sha(1),
+        healthy=False,
+    )
+
+
+def _rollback_plan() -> RollbackPlan:
+    discarded = tuple(
+        DiscardedCommit(_sha(100 + i), f"{HOSTILE} <a@b.example>", LONG, NOW) for i in range(50)
+    )
+    head, target = _sha(2), _sha(1)
+    return RollbackPlan(
+        branch="feature/phase2",
+        remote="origin",
+        target_ref="<!channel>",
+        target_sha=target,
+        head_sha=head,
+        remote_head=head,
+        target_is_checkpoint=False,
+        target_is_ancestor=False,
+        discarded=discarded,
+        discarded_count=400,
+        dirty_paths=tuple(f"?? {HOSTILE}/{i}" for i in range(200)),
+        backup_branch="phase2-broken-20261201-030000",
+        migrations_crossed=tuple(f"migrations/phase2_{i}_<!channel>.sql" for i in range(30)),
+        fingerprint=plan_fingerprint("feature/phase2", head, head, target),
+    )
+
+
+def _record(kind: str, state: PlanState = PlanState.PROPOSED, **result: Any) -> Plan:
+    body = rollback_plan_body(_rollback_plan()) if kind == ROLLBACK else cherry_pick_body(_picks())
+    return Plan(
+        id=3,
+        incident_id=7,
+        kind=kind,
+        body=body,
+        fingerprint="f" * 64,
+        requested_by="U0ENG",
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=30),
+        state=state,
+        approved_by="U0ORCH",
+        approved_at=NOW,
+        waived=True,
+        forced=True,
+        attempt=1,
+        channel="C0INCIDENTS",
+        message_ts="1.0",
+        result=dict(result),
+    )
+
+
+def _picks() -> CherryPickPlan:
+    commits = tuple(PickedCommit(_sha(200 + i), HOSTILE, LONG) for i in range(50))
+    shas = [commit.sha for commit in commits]
+    return CherryPickPlan(
+        branch="feature/phase2",
+        remote="origin",
+        head_sha=_sha(1),
+        remote_head=_sha(1),
+        backup_branch="phase2-broken-20261201-030000",
+        backup_sha=_sha(3),
+        commits=commits,
+        fingerprint=pick_fingerprint("feature/phase2", _sha(1), _sha(1), _sha(3), shas),
+    )
+
+
+def _checks() -> tuple[CheckResult, ...]:
+    details = tuple(LONG for _ in range(20))
+    return tuple(
+        CheckResult(f"{HOSTILE} {i}", "endpoint", i % 2 == 0, HOSTILE, 2.5, details)
+        for i in range(40)
+    )
+
+
+def _progress(plan: Plan, steps: tuple[Any, ...], **extra: Any) -> Progress:
+    states = tuple(StepState(s.name, s.title, "failed", LONG) for s in steps)
+    facts = {"failing": [HOSTILE] * 40, "push": LONG, "applied": [], "checks": 40}
+    return Progress(plan, states, facts, _checks(), **extra)
+
+
+def _outcome(refused: bool) -> CheckpointOutcome:
+    names = CheckpointNames("phase2-checkpoint-T+8h", LONG, LONG, "T+8h")
+    validation = ValidationReport(ChecklistResult(_checks(), 3.0), _checks(), False)
+    result = CheckpointResult(
+        names, _sha(1), True, tuple(HOSTILE for _ in range(50)), _sha(2), "origin", "b", LONG
+    )
+    request = CheckpointRequest("checkpoint", 8, LONG)
+    if refused:
+        return CheckpointOutcome(request, names, validation, None, None, "0123456789abcdef")
+    return CheckpointOutcome(request, names, validation, result, "U0ORCH")
+
+
+def _status() -> StatusReport:
+    tags = tuple(CheckpointTag(HOSTILE, _sha(i), NOW, LONG) for i in range(40))
+    repo = RepoStatus(HOSTILE, "feature/phase2", _sha(1), LONG, _sha(2), HOSTILE, 9, "rebase", tags)
+    incidents = tuple(_incident() for _ in range(40))
+    return StatusReport(
+        "autolytiq", "phase2", NOW - timedelta(hours=30), NOW, repo, None, incidents
+    )
+
+
+def sample_views() -> Iterator[tuple[str, Message]]:
+    """(name, message) for every view, with the data above."""
+    plan, picks, incident = _rollback_plan(), _picks(), _incident()
+    rollback, pick = _record("rollback"), _record("cherry_pick")
+    yield "help", build_help_view()
+    yield "error", build_error_view(LONG, valid_forms=(HOSTILE, "/rollback to <tag>"))
+    yield "not available", build_not_available_view("/rollback <!channel>")
+    yield "status", build_status_view(_status())
+    yield "home", build_home_view(_status())
+    yield "checklist", build_checklist_view(_checks(), pending=[HOSTILE] * 10, requested_by="U1")
+    yield "verdict", build_verdict_change_view(_checks(), now_ok=False, duration_s=1.0)
+    yield "checkpoint done", build_checkpoint_outcome_view(_outcome(False), requested_by="U1")
+    yield "checkpoint refused", build_checkpoint_outcome_view(_outcome(True), requested_by="U1")
+    yield "checkpoint due", build_checkpoint_due_view(HOSTILE, "0123456789abcdef")
+    infos = tuple(CheckpointInfo(HOSTILE, _sha(i), NOW, LONG, False) for i in range(60))
+    yield (
+        "checkpoint list",
+        build_checkpoint_list_view(infos, remote=HOSTILE, remote_problem=LONG, now=NOW),
+    )
+    yield "incident card", build_card_view(Proposal(incident, None, plan, rollback, LONG), SLACK)
+    yield "fix forward card", build_card_view(Proposal(incident, None, None, None), SLACK)
+    yield "cherry-pick card", build_card_view(PickProposal(incident, picks, pick), SLACK)
+    running = _progress(rollback, ROLLBACK_STEPS, stopped_at="reset", error=LONG)
+    yield "rollback stopped", build_progress_card_view(incident, running, SLACK)
+    done = _progress(rollback, ROLLBACK_STEPS, finished=True)
+    yield "rollback done", build_progress_card_view(incident, done, SLACK)
+    picking = _progress(pick, CHERRY_PICK_STEPS, finished=True)
+    yield "cherry-pick done", build_progress_card_view(incident, picking, SLACK)
+    aborted = _record("rollback", PlanState.ABORTED, backup_branch="b")
+    yield "closed", build_plan_closed_view(incident=incident, plan=plan, record=aborted, why="x")
+    reason = channel_problem("C0INCIDENTS", "not_in_channel")
+    card = build_card_view(Proposal(incident, None, plan, rollback, LONG), SLACK)
+    yield "undelivered", build_undelivered_view(card, reason=reason, reached=["U0ORCH"] * 5)
+    yield "cannot edit", build_cannot_edit_view(reason=reason)
+
+
+def mrkdwn_texts(message: Message) -> Iterator[str]:
+    """Every text Slack reads as mrkdwn in a message, and its fallback ``text``."""
+    yield str(message.get("text", ""))
+    for block in message.get("blocks") or []:
+        for item in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+            if isinstance(item, dict) and item.get("type") == "mrkdwn":
+                yield str(item.get("text", ""))
