@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from actions.errors import GitError
 from actions.git import list_checkpoint_tags, open_repo
 from bot.deps import Deps
-from bot.flows.checkpoint import CheckpointRequest, checkpoint_list
+from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, remember_request
 from bot.flows.validation import run_validation
 from bot.scheduler import Job
 from bot.views.checkpoint import build_checkpoint_due_view
@@ -85,9 +85,8 @@ def run_checkpoint_reminder(deps: Deps, client: WebClient) -> None:
     if any(info.tag == tag for info in existing):
         log.info("checkpoint %s already exists; no reminder", tag)
         return
-    client.chat_postMessage(
-        channel=config.slack.channel, **build_checkpoint_due_view(label, request)
-    )
+    due = build_checkpoint_due_view(label, remember_request(deps, request))
+    client.chat_postMessage(channel=config.slack.channel, **due)
 
 
 def verdict_changed(previous: str | None, verdict: str) -> bool:

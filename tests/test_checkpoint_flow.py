@@ -257,7 +257,10 @@ def test_reminder_is_due_on_the_phase_cadence_and_its_button_creates_the_checkpo
             job.result(timeout=60)
         (due,) = _channel_messages(local.emulator, "Checkpoint T+8h is due")
         button = next(e for b in due.blocks if b["type"] == "actions" for e in b["elements"])
-        assert json.loads(button["value"]) == {"kind": "checkpoint", "hours": 8, "message": ""}
+        # The button carries an id, never the request's text; the store holds what it repeats.
+        (request_id,) = json.loads(button["value"]).values()
+        stored = local.store.read_value(f"checkpoint_request:{request_id}")
+        assert json.loads(stored or "") == {"kind": "checkpoint", "hours": 8, "message": ""}
         local.sender.block_action(
             user_id="U0ENG", action=button, message=local.emulator.message_payload(due)
         )

@@ -7,7 +7,10 @@ unless an orchestrator forces it, and the timeline says who did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import re
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,7 +41,7 @@ class CheckpointRequest:
     message: str
 
     def as_value(self) -> dict[str, Any]:
-        """What a button carries to repeat exactly this request."""
+        """This request as JSON data, kept in the store for a button (see remember_request)."""
         return {"kind": self.kind, "hours": self.hours, "message": self.message}
 
     @classmethod
@@ -47,9 +50,11 @@ class CheckpointRequest:
         hours = value.get("hours")
         message = value.get("message", "")
         if kind not in ("checkpoint", "complete", "before") or not isinstance(message, str):
-            raise InputError("That button does not describe a checkpoint; nothing was changed.")
-        if hours is not None and (not isinstance(hours, int) or not 1 <= hours <= 999):
-            raise InputError("That button does not describe a checkpoint; nothing was changed.")
+            raise InputError(NOT_A_CHECKPOINT_BUTTON)
+        # bool is an int in Python: "hours": true must not become the tag T+Trueh.
+        bad_hours = not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= 999
+        if hours is not None and bad_hours:
+            raise InputError(NOT_A_CHECKPOINT_BUTTON)
         return cls(kind=kind, hours=hours, message=message)
 
 
@@ -60,10 +65,39 @@ class CheckpointOutcome:
     validation: ValidationReport
     result: CheckpointResult | None  # None: refused because the checklist failed
     forced_by: str | None
+    #: What a "Force checkpoint" button on a refusal carries (see remember_request).
+    request_id: str | None = None
 
     @property
     def refused(self) -> bool:
         return self.result is None
+
+
+_REQUEST_KEY = "checkpoint_request:{}"
+_REQUEST_ID_RE = re.compile(r"^[0-9a-f]{16}$")
+NOT_A_CHECKPOINT_BUTTON = "That button does not describe a checkpoint; nothing was changed."
+
+
+def remember_request(deps: Deps, request: CheckpointRequest) -> str:
+    """Keep a request for a button to repeat, and return the id the button carries.
+
+    A button's value is limited to 2,000 characters and a checkpoint message is the person's
+    text, so buttons carry this id, never the text.
+    """
+    request_id = secrets.token_hex(8)
+    deps.store.write_value(_REQUEST_KEY.format(request_id), json.dumps(request.as_value()))
+    return request_id
+
+
+def recall_request(deps: Deps, value: Mapping[str, Any]) -> CheckpointRequest:
+    """The request a button's id stands for; InputError for a forged or unknown one."""
+    request_id = value.get("request")
+    if not isinstance(request_id, str) or not _REQUEST_ID_RE.fullmatch(request_id):
+        raise InputError(NOT_A_CHECKPOINT_BUTTON)
+    stored = deps.store.read_value(_REQUEST_KEY.format(request_id))
+    if stored is None:
+        raise InputError(NOT_A_CHECKPOINT_BUTTON)
+    return CheckpointRequest.from_value(json.loads(stored))
 
 
 def repo_lock_name(deps: Deps) -> str:
@@ -106,7 +140,8 @@ def take_checkpoint(
                 None,
                 None,
             )
-            return CheckpointOutcome(request, names, validation, None, None)
+            refused = remember_request(deps, request)
+            return CheckpointOutcome(request, names, validation, None, None, request_id=refused)
         result = create_checkpoint(
             repo=open_repo(config.git.path),
             remote=config.git.remote,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
-from bot.flows.checkpoint import CheckpointRequest, take_checkpoint
+from bot.flows.checkpoint import recall_request, take_checkpoint
 from bot.ids import ActionId
 from bot.listeners.buttons import Button, Click, Permission, register_buttons
 from bot.views.checkpoint import build_checkpoint_outcome_view
@@ -21,7 +21,7 @@ def handle_checkpoint_force_button(deps: Deps, click: Click) -> None:
 
 
 def _checkpoint(deps: Deps, click: Click, *, forced_by: str | None) -> None:
-    request = CheckpointRequest.from_value(click.value)
+    request = recall_request(deps, click.value)
     outcome = take_checkpoint(
         deps, request, actor=click.user, surface=Surface.SLACK, forced_by=forced_by
     )
