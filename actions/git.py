@@ -164,6 +164,17 @@ def require_no_operation(repo: git.Repo, consequence: str) -> None:
         )
 
 
+def require_index_unlocked(repo: git.Repo, consequence: str) -> None:
+    """GitError while another git process holds ``.git/index.lock``: a reset or a commit would
+    fail half way through, after the work before it (a pushed backup) was already done."""
+    if (Path(repo.git_dir) / "index.lock").exists():
+        raise GitError(
+            "Another git process holds .git/index.lock in the working copy (a git command is "
+            f"running there, or one crashed and left the lock). {consequence} When no git "
+            "command is running, remove .git/index.lock, then try again."
+        )
+
+
 def _current_branch(repo: git.Repo, timeout_s: float) -> str | None:
     try:
         return _run(repo, ["symbolic-ref", "--quiet", "--short", "HEAD"], timeout_s) or None

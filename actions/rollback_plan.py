@@ -16,7 +16,12 @@ from datetime import datetime
 import git
 
 from actions.errors import GitError, OutOfTime
-from actions.git import checkpoint_tag_patterns, operation_in_progress, require_no_operation
+from actions.git import (
+    checkpoint_tag_patterns,
+    operation_in_progress,
+    require_index_unlocked,
+    require_no_operation,
+)
 from actions.gitrun import Deadline, git_ok, run_git
 from actions.refs import require_ref_name
 from actions.rollback_email import find_commit_before_email_removal
@@ -117,6 +122,7 @@ def _plan(
 ) -> RollbackPlan:
     head = require_on_branch(repo, branch, deadline, _REFUSED)
     require_no_operation(repo, _REFUSED)
+    require_index_unlocked(repo, _REFUSED)
     # The remote and the working tree are read while the history is: over a real network,
     # ls-remote is the slowest call of the plan, and status the slowest on a big tree.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rollback-plan") as pool:

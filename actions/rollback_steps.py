@@ -16,10 +16,11 @@ from datetime import datetime
 import git
 
 from actions.errors import GitError, InputError, OutOfTime
-from actions.git import require_no_operation
+from actions.git import require_index_unlocked, require_no_operation
 from actions.gitrun import (
     DEFAULT_EMAIL,
     DEFAULT_NAME,
+    UNDO_TIMEOUT_S,
     Deadline,
     git_ok,
     run_git,
@@ -30,6 +31,7 @@ from actions.rollback_git import (
     NOTHING,
     BranchTip,
     branch_tips,
+    head_and_branch,
     index_tree,
     is_ancestor,
     local_ref,
@@ -251,10 +253,8 @@ def reset_to_target(
     except OutOfTime as error:
         raise GitError(f"{error.user_message} {_NOT_RESET} Try again.") from None
     if not call.ok:
-        raise GitError(
-            f"git reset failed: {call.complaint()}. The working copy may be partly reset; "
-            f"everything it had is on {backup_branch}. Look at `git status` before going on."
-        )
+        where = _after_failed_reset(repo, expected_head, target_sha, backup_branch)
+        raise GitError(f"git reset failed: {call.complaint()}. {where}")
 
 
 def _already_reset(
@@ -289,6 +289,7 @@ def _already_reset(
             f"{refused} Plan the rollback again."
         )
     require_no_operation(repo, refused)
+    require_index_unlocked(repo, refused)
     # Re-checked just before the reset: the snapshot may be minutes old, and a file
     # edited or staged since then would be lost by the reset.
     if tree not in (on_branch.tree, backup.tree) or not _staged_saved(
@@ -323,6 +324,28 @@ def _backup_holding(
             f"{short(expected_head)}, the HEAD being rolled back. {refused}"
         )
     return backup
+
+
+def _after_failed_reset(
+    repo: git.Repo, expected_head: str, target_sha: str, backup_branch: str
+) -> str:
+    """Exactly where a failed reset left the working copy, read again rather than guessed."""
+    try:
+        head, _ = head_and_branch(repo, Deadline(UNDO_TIMEOUT_S))
+    except GitError:
+        head = None
+    kept = f"Everything it had is on {backup_branch}."
+    if head == expected_head:
+        return f"HEAD is still at {short(head)}: nothing was reset. {kept} Resume tries again."
+    if head == target_sha:
+        return (
+            f"HEAD is at the target {short(head)}, but the working tree may be only partly "
+            f"updated. {kept} Look at `git status` before going on."
+        )
+    return (
+        f"HEAD is at {short(head) if head else 'an unknown commit'}, neither where it was nor "
+        f"the target. {kept} Look at `git status` before going on."
+    )
 
 
 def _tips_and_index(

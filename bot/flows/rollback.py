@@ -61,6 +61,12 @@ def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Pro
     channel = deps.settings.config.slack.channel
     rated = severity_from_text(severity) if severity is not None else None
     decision = decide(DEFAULT_POLICY, source="scenario", scenario=scenario, severity=rated)
+    plan, note = None, ""
+    if decision.action is not Action.FIX_FORWARD:
+        # Planned first: a plan that cannot be made (nothing to roll back to, the remote gone)
+        # is refused before any incident exists, so a retry leaves no ghost incidents behind.
+        target, note = _scenario_target(deps, decision)
+        plan = _plan(deps, target)
     incident = deps.store.open_incident(
         scenario=scenario,
         severity=str(decision.severity),
@@ -76,10 +82,9 @@ def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Pro
         incident_id=incident.id,
         details={"scenario": scenario, "trigger": trigger, **decision_summary(decision)},
     )
-    if decision.action is Action.FIX_FORWARD:
+    if plan is None:
         return Proposal(incident, decision, None, None)
-    target, note = _scenario_target(deps, decision)
-    return _propose(deps, incident, decision, target, actor=actor, channel=channel, note=note)
+    return _store_plan(deps, incident, decision, plan, actor=actor, channel=channel, note=note)
 
 
 def request_target(

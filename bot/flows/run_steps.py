@@ -17,6 +17,7 @@ from actions.checks.result import CheckResult
 from actions.cherry_pick import CherryPickPlan
 from actions.cherry_pick_apply import apply_cherry_pick
 from actions.errors import GitError
+from actions.git import require_index_unlocked
 from actions.rollback_plan import RollbackPlan, verify_plan
 from actions.rollback_steps import (
     clear_caches,
@@ -112,6 +113,8 @@ def _verify(run: RunContext) -> Mapping[str, Any]:
             f"The plan no longer holds: {problem}. Nothing was changed; abort this one and "
             "ask again for a fresh plan."
         )
+    # Before the backup is pushed: a held index lock would stop the reset after it.
+    require_index_unlocked(run.repo, "Nothing was changed; Resume once it is gone.")
     return {}
 
 
