@@ -7,6 +7,7 @@ these tests run from any clone; they never skip.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,51 @@ def test_manifest_subscribes_to_app_home_and_interactivity() -> None:
     assert "app_home_opened" in settings["event_subscriptions"]["bot_events"]
     assert settings["interactivity"]["is_enabled"] is True
     assert isinstance(settings["socket_mode_enabled"], bool)
+
+
+# Each Web API method the bot calls, and the bot scope Slack requires for it (None: no scope).
+METHOD_SCOPES = {
+    "auth_test": None,
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "conversations_open": "im:write",
+    "usergroups_users_list": "usergroups:read",
+    "users_info": "users:read",
+    "views_publish": None,
+    "views_open": None,
+}
+# Scopes no single method call needs, each with why the bot asks for it.
+STANDING_SCOPES = {
+    "commands": "the slash commands",
+    "chat:write.public": "post in slack.channel before anyone invites the bot",
+}
+_CALL_RE = re.compile(r"\b(?:client|self\._client)\.([a-z]+(?:_[A-Za-z0-9]+)+)\(")
+
+
+def methods_called(root: Path = ROOT) -> set[str]:
+    """The Web API methods production code calls (bot/local is the emulator's own side)."""
+    found: set[str] = set()
+    for path in (root / "bot").rglob("*.py"):
+        if "local" not in path.relative_to(root / "bot").parts:
+            found |= set(_CALL_RE.findall(path.read_text()))
+    return found
+
+
+def test_every_web_api_method_called_has_a_known_scope() -> None:
+    called = methods_called()
+    assert called, "no Web API calls found: the pattern no longer matches the code"
+    assert called <= set(METHOD_SCOPES), called - set(METHOD_SCOPES)
+
+
+def test_manifest_asks_for_exactly_the_scopes_the_code_needs() -> None:
+    needed = {METHOD_SCOPES[m] for m in methods_called()} - {None} | set(STANDING_SCOPES)
+    asked = set(_manifest()["oauth_config"]["scopes"]["bot"])
+    assert asked == needed
+
+
+def test_scope_check_would_catch_an_unlisted_method(tmp_path: Path) -> None:
+    (tmp_path / "bot" / "local").mkdir(parents=True)
+    (tmp_path / "bot" / "x.py").write_text("client.files_uploadV2(file=f)\n")
+    (tmp_path / "bot" / "local" / "y.py").write_text("client.admin_users_list()\n")
+    assert methods_called(tmp_path) == {"files_uploadV2"}
