@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from store.models import (
+    CheckpointRecord,
     Incident,
     IncidentState,
     JournalEntry,
@@ -25,6 +26,7 @@ from store.models import (
 from store.sqlite import SqliteStore
 
 __all__ = [
+    "CheckpointRecord",
     "Incident",
     "IncidentState",
     "JournalEntry",
@@ -103,6 +105,21 @@ class Store(Protocol):
 
     def read_value(self, key: str) -> str | None: ...
 
+    def record_checkpoint(
+        self,
+        *,
+        tag: str,
+        commit: str,
+        healthy: bool,
+        requested_by: str,
+        forced_by: str | None,
+        failing: Iterable[str] = (),
+    ) -> CheckpointRecord: ...
+
+    def checkpoint_records(
+        self, tags: Iterable[str] | None = None
+    ) -> dict[str, CheckpointRecord]: ...
+
     def write_value(self, key: str, value: str) -> None: ...
 
     def acquire_lock(self, name: str, *, owner: str, reason: str) -> bool: ...
@@ -142,6 +159,8 @@ class Store(Protocol):
         waived: bool = False,
         forced: bool = False,
     ) -> bool: ...
+
+    def supersede_proposed(self, *, except_plan_id: int) -> list[Plan]: ...
 
     def reject_plan(self, plan_id: int, *, by: str, now: datetime) -> bool: ...
 

@@ -178,6 +178,26 @@ def _create_journal(db: Database) -> None:
     _make_append_only(db, "journal")
 
 
+@migrations()
+def m006_checkpoints(db: Database) -> None:
+    # Whether each checkpoint the bot made was healthy, and who forced it if not: git keeps
+    # the tag, only the bot knows the checklist's verdict behind it.
+    db.table("checkpoints").create(
+        {
+            "tag": str,
+            "commit_sha": str,
+            "created_at": str,
+            "healthy": int,
+            "requested_by": str,
+            "forced_by": str,
+            "failing": str,
+        },
+        pk="tag",
+        not_null={"commit_sha", "created_at", "healthy", "requested_by", "failing"},
+        defaults={"failing": "[]"},
+    )
+
+
 def _make_append_only(db: Database, table: str) -> None:
     """Triggers with which the database itself refuses to edit or delete ``table``'s rows.
 

@@ -181,3 +181,20 @@ class JournalEntry:
     before: dict[str, Any]
     after: dict[str, Any]
     message: str
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A checkpoint as the bot made it: was the service healthy, who asked, who forced it."""
+
+    tag: str
+    commit: str
+    created_at: datetime
+    healthy: bool
+    requested_by: str
+    forced_by: str | None
+    failing: tuple[str, ...]  # the checks that failed before it, when forced
+
+    @property
+    def forced(self) -> bool:
+        return self.forced_by is not None

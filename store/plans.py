@@ -1,4 +1,5 @@
-"""Plans and the step journal on SQLite, mixed into :class:`store.sqlite.SqliteStore`.
+"""Plans on SQLite, mixed into :class:`store.sqlite.SqliteStore` (their journal is in
+:mod:`store.journal`).
 
 A plan is what an orchestrator approves. Every move of its state is a compare-and-set decided
 inside SQLite (``UPDATE ... WHERE state = ...``), so one approval click wins even when Slack
@@ -23,13 +24,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from actions.errors import StoreError
-from actions.redact import redact
-from store.models import IncidentState, JournalEntry, Plan, PlanState
+from store.models import IncidentState, Plan, PlanState
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 
 PLAN_KINDS = ("rollback", "cherry_pick")
-JOURNAL_STATUSES = ("started", "done", "failed", "skipped")
 # A plan in one of these states has been approved and has not finished: it may hold the
 # repository half rolled back, so no new plan may be proposed for its incident.
 UNDER_WAY = (PlanState.RUNNING, PlanState.STOPPED)
@@ -199,6 +198,27 @@ class PlanStore:
                 self._follow(db, plan_id, IncidentState.ROLLING_BACK)
         return won
 
+    def supersede_proposed(self, *, except_plan_id: int) -> list[Plan]:
+        """Retire every other PROPOSED plan: once one runs, they no longer describe the
+        repository. Their incidents stay open for a fresh plan; returns the plans retired."""
+        with self._guard("retire plans"), immediate(self._db()) as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM plans WHERE state = ? AND id != ?",
+                    [PlanState.PROPOSED, except_plan_id],
+                ).fetchall()
+            ]
+            for plan_id in ids:
+                db.execute(
+                    "UPDATE plans SET state = ? WHERE id = ? AND state = ?",
+                    [PlanState.SUPERSEDED, plan_id, PlanState.PROPOSED],
+                )
+                self._follow(
+                    db, plan_id, IncidentState.OPEN, only_from=IncidentState.AWAITING_APPROVAL
+                )
+        return [plan for plan in (self.get_plan(plan_id) for plan_id in ids) if plan]
+
     def reject_plan(self, plan_id: int, *, by: str, now: datetime) -> bool:
         """Reject a PROPOSED plan; the decider is kept in approved_by/approved_at for the audit."""
         with self._guard("reject a plan"), immediate(self._db()) as db:
@@ -285,51 +305,6 @@ class PlanStore:
         if cursor.rowcount != 1:
             raise StoreError(f"Could not record a rollback: there is no incident {incident_id}.")
 
-    # -- journal ---------------------------------------------------------------------------------
-
-    def journal_step(
-        self,
-        *,
-        plan_id: int,
-        attempt: int,
-        step: str,
-        status: str,
-        before: Mapping[str, Any] | None = None,
-        after: Mapping[str, Any] | None = None,
-        message: str = "",
-    ) -> JournalEntry:
-        """Append one step's record; the database refuses to change it afterwards."""
-        if status not in JOURNAL_STATUSES:
-            raise ValueError(f"unknown journal status {status!r}; expected {JOURNAL_STATUSES}")
-        at = self._clock()
-        before_json, after_json = self._json(before), self._json(after)
-        text = redact(message, secrets=self._secrets)
-        with self._guard("write the journal"):
-            cursor = self._db().execute(
-                "INSERT INTO journal (plan_id, attempt, step, status, at, before, after, message) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [plan_id, attempt, step, status, stamp(at), before_json, after_json, text],
-            )
-        return JournalEntry(
-            id=int(cursor.lastrowid or 0),
-            plan_id=plan_id,
-            attempt=attempt,
-            step=step,
-            status=status,
-            at=at,
-            before=json.loads(before_json),
-            after=json.loads(after_json),
-            message=text,
-        )
-
-    def journal(self, plan_id: int) -> list[JournalEntry]:
-        """Every step recorded for the plan, all attempts, oldest first."""
-        with self._guard("read the journal"):
-            rows = dicts(
-                self._db().execute("SELECT * FROM journal WHERE plan_id = ? ORDER BY id", [plan_id])
-            )
-        return [_entry(row) for row in rows]
-
     # -- helpers ---------------------------------------------------------------------------------
 
     def _json(self, value: Mapping[str, Any] | None) -> str:
@@ -374,18 +349,4 @@ def _plan(row: Mapping[str, Any]) -> Plan:
         channel=row["channel"],
         message_ts=row["message_ts"],
         result=json.loads(row["result"]),
-    )
-
-
-def _entry(row: Mapping[str, Any]) -> JournalEntry:
-    return JournalEntry(
-        id=row["id"],
-        plan_id=row["plan_id"],
-        attempt=row["attempt"],
-        step=row["step"],
-        status=row["status"],
-        at=parse_stamp(row["at"]),
-        before=json.loads(row["before"]),
-        after=json.loads(row["after"]),
-        message=row["message"],
     )

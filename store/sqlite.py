@@ -26,6 +26,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from actions.errors import StoreBusyError, StoreError
+from store.checkpoints import CheckpointStore
+from store.journal import JournalStore
 from store.locks import LockStore
 from store.migrations import migrations
 from store.models import Incident, IncidentState, Surface, TimelineAction, TimelineEvent
@@ -43,7 +45,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(TimerStore, LockStore, PlanStore):
+class SqliteStore(TimerStore, LockStore, PlanStore, JournalStore, CheckpointStore):
     """The embedded store. Safe to share between threads."""
 
     def __init__(

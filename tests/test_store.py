@@ -26,6 +26,7 @@ def test_store_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None:
         "m003_timers_and_values",
         "m004_locks",
         "m005_plans_and_journal",
+        "m006_checkpoints",
     ]
     assert mode == "wal"
 
