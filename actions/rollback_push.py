@@ -112,11 +112,13 @@ def push_with_lease(
     pushed = _pushed(call, ref)
     if call.ok and pushed is not None:
         if pushed.flag == "=":
-            return f"{remote}/{branch} already at target {short(target_sha)}"
-        return f"{remote}/{branch} {pushed.summary} to {short(target_sha)}"
+            return f"{remote} already had {branch} at {short(target_sha)}"
+        if pushed.flag == "*":
+            return f"{remote} had no {branch}; it now has it as a new branch at {short(target_sha)}"
+        return f"{remote} now has {branch} at {short(target_sha)} too"
     answered, now = _ask_again(repo, remote, ref)
     if now == target_sha:
-        return f"{remote}/{branch} already at target {short(target_sha)} (asked with ls-remote)"
+        return f"{remote} already had {branch} at {short(target_sha)}"
     reason = rejection_reason(parse_porcelain(call.out)) or call.complaint()
     if not answered:
         raise GitError(

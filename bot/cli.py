@@ -26,6 +26,7 @@ from store import SqliteStore, Surface, TimelineAction
 
 if TYPE_CHECKING:
     from slack_bolt import App
+    from slack_sdk import WebClient
 
 log = logging.getLogger("rollback_bot.cli")
 
@@ -49,7 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rollback-bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rollback-bot",
+        description="Runs the migration's rollback procedure from Slack, or from this terminal "
+        "when Slack is down.",
+        epilog="Quick start: rollback-bot demo. Every command takes --config FILE "
+        "(default rollback-bot.toml).",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode)")
@@ -68,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--user", default="U0ENG", help="the Slack user you type as")
     demo.set_defaults(run=_demo)
 
+    _add_checkpoint(commands)
+    _add_rollback(commands)
+
+    status = commands.add_parser("status", help="print the status report (no Slack needed)")
+    status.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    status.set_defaults(run=_status)
+    return parser
+
+
+def _add_checkpoint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     checkpoint = commands.add_parser(
         "checkpoint", help="create a checkpoint, or list them (no Slack needed)"
     )
@@ -83,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     checkpoint.set_defaults(run=_checkpoint)
 
+
+def _add_rollback(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollback = commands.add_parser(
         "rollback", help="roll back, or resume or abort a stopped rollback (no Slack needed)"
     )
@@ -102,11 +121,6 @@ def _parser() -> argparse.ArgumentParser:
         help="with --yes: approve past the plan's warnings (non-checkpoint target, migrations)",
     )
     rollback.set_defaults(run=_rollback)
-
-    status = commands.add_parser("status", help="print the status report (no Slack needed)")
-    status.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    status.set_defaults(run=_status)
-    return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -257,11 +271,14 @@ def _checkpoint(args: argparse.Namespace) -> int:
     actor = _os_actor()
     try:
         if isinstance(parsed, grammar.CheckpointList):
-            infos, problem = checkpoint_list(deps)
-            config = deps.settings.config
+            found = checkpoint_list(deps)
             _print(
                 build_checkpoint_list_view(
-                    infos, remote=config.git.remote, remote_problem=problem, now=deps.clock()
+                    found.infos,
+                    remote=deps.settings.config.git.remote,
+                    remote_problem=found.remote_problem,
+                    now=deps.clock(),
+                    records=found.records,
                 )
             )
             return 0
@@ -294,9 +311,10 @@ def _rollback(args: argparse.Namespace) -> int:
                 "--approve-anyway goes with --yes; without --yes, type “approve anyway” at the "
                 "prompt."
             )
+        slack = _slack_if_reachable()  # before the environment is scrubbed of the token
         deps = _offline_deps(args.config)
         try:
-            term = terminal.Terminal(say=_say, ask=_ask)
+            term = terminal.Terminal(say=_say, ask=_ask, slack=slack)
             actor = _os_actor()
             terminal.recover(deps, term=term)
             if args.resume is not None:
@@ -317,6 +335,18 @@ def _rollback(args: argparse.Namespace) -> int:
         # What the operator typed is not valid (a bad target, flags that do not go together).
         print(f"rollback-bot: {' '.join(error.user_message.split())}", file=sys.stderr)
         return 2
+
+
+def _slack_if_reachable() -> WebClient | None:
+    """A Web API client when SLACK_BOT_TOKEN is set, so a terminal rollback shows on its card;
+    the terminal commands work without it, for when Slack itself is down."""
+    from slack_sdk import WebClient
+
+    token = os.environ.get("SLACK_BOT_TOKEN", "").strip()
+    if not token:
+        return None
+    base_url = os.environ.get("SLACK_API_URL", "").strip() or WebClient.BASE_URL
+    return WebClient(token=token, base_url=base_url, timeout=10)
 
 
 def _say(text: str) -> None:

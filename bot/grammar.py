@@ -7,9 +7,10 @@ git, the store or Slack, so every rule is testable as a table.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,6 +44,7 @@ SEVERITY_USAGE = ("/severity <1-5|low|medium|high|critical> [incident] [reason]"
 MAX_TEXT = 2000
 LOG_DEFAULT, LOG_MAX = 5, 50
 _LABEL_RE = re.compile(r"^T\+([1-9][0-9]{0,2})h$", re.IGNORECASE)
+_HOURS_RE = re.compile(r"^([1-9][0-9]{0,2})h$", re.IGNORECASE)
 _INCIDENT_RE = re.compile(r"^(?:#|inc-)?([1-9][0-9]{0,8})$", re.IGNORECASE)
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
 # Unicode digits on purpose: a number typed in another script is still a number.
@@ -169,8 +171,9 @@ def _parse_rollback(text: str) -> RollbackRequest:
     if verb in ("", "help"):
         return Help()
     if verb not in ROLLBACK_USAGE:
+        guess = _did_you_mean(verb, ROLLBACK_USAGE, "/rollback ")
         raise InputError(
-            f"`{_shown(verb)}` is not a /rollback subcommand.",
+            f"`{_shown(verb)}` is not a /rollback subcommand.{guess}",
             valid_forms=tuple(ROLLBACK_USAGE.values()),
         )
     try:
@@ -193,7 +196,8 @@ def _parse_scenario(rest: str) -> Scenario:
     name = name.lower()
     if name not in SCENARIOS:
         what = f"`{_shown(name)}` is not a scenario." if name else "Which scenario?"
-        raise InputError(f"{what} Scenarios: {', '.join(SCENARIOS)}.")
+        guess = _did_you_mean(name, SCENARIOS, "/rollback scenario ")
+        raise InputError(f"{what}{guess} Scenarios: {', '.join(SCENARIOS)}.")
     maybe_severity, after = _split_first(rest)
     severity = normalise_severity(maybe_severity)
     if severity is None:
@@ -294,8 +298,9 @@ def _parse_checkpoint(text: str) -> CheckpointRequest:
             if not rest:
                 raise InputError("Say what change this checkpoint comes before.")
             return CheckpointCreate(hours=None, kind="before", message=rest)
-        match = _LABEL_RE.match(first)
+        match = _LABEL_RE.match(first) or _HOURS_RE.match(first)
         if match:
+            # "12h" is the label T+12h: a word shaped like hours is never silently a message.
             return CheckpointCreate(hours=int(match.group(1)), kind="checkpoint", message=rest)
         if first.upper().startswith("T+"):
             raise InputError(f"`{_shown(first)}` is not a label: use T+<hours>h, e.g. T+4h.")
@@ -309,8 +314,9 @@ def _parse_severity(text: str) -> SeveritySet:
     severity = normalise_severity(level)
     if severity is None:
         what = f"`{_shown(level)}` is not a severity." if level else "Which severity?"
+        guess = _did_you_mean(level.lower(), SEVERITY_WORDS, "/severity ")
         raise InputError(
-            f"{what} Use 1-5 or low, medium, high, critical.", valid_forms=SEVERITY_USAGE
+            f"{what}{guess} Use 1-5 or low, medium, high, critical.", valid_forms=SEVERITY_USAGE
         )
     maybe_incident, after = _split_first(rest)
     if _INCIDENT_RE.match(maybe_incident):
@@ -334,6 +340,12 @@ def normalise_severity(word: str) -> str | None:
 def looks_like_a_number(word: str) -> bool:
     """'9', '-1', '1e3', '5.0', '+3', '٣' (in any script's digits): a number, meant or not."""
     return _NUMBER_RE.fullmatch(unicodedata.normalize("NFKC", word)) is not None
+
+
+def _did_you_mean(word: str, known: Iterable[str], prefix: str) -> str:
+    """' Did you mean `/rollback status`?' for a near miss such as 'stauts'; '' otherwise."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" Did you mean `{prefix}{close[0]}`?" if word and close else ""
 
 
 def _incident_id(word: str) -> int:

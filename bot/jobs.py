@@ -81,7 +81,7 @@ def run_checkpoint_reminder(deps: Deps, client: WebClient) -> None:
     request = CheckpointRequest(kind="checkpoint", hours=hours, message="")
     label = f"T+{hours}h"
     tag = f"{config.project.phase}-checkpoint-{label}"
-    existing, _ = checkpoint_list(deps)
+    existing = checkpoint_list(deps).infos
     if any(info.tag == tag for info in existing):
         log.info("checkpoint %s already exists; no reminder", tag)
         return

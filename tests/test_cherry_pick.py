@@ -530,7 +530,7 @@ def test_apply_cherry_pick_then_push_with_lease_lands_on_origin(scene: Scene) ->
     )
 
     assert scene.repo.remote_head() == result.head_sha
-    assert f"origin/{BRANCH}" in summary
+    assert summary == f"origin now has {BRANCH} at {result.head_sha[:7]} too"
     assert git(scene.repo.origin, "rev-parse", BACKUP) == scene.snapshot  # backup untouched
 
 

@@ -102,8 +102,8 @@ def test_typed_approve_anyway_rolls_back_keeps_everything_and_records_the_os_use
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     # The plan, as text: target, HEAD, commits leaving, uncommitted work, the crossed migration.
-    assert f"Target: {TAG_T8} {checkpoint[:10]} (checkpoint)" in out
-    assert f"HEAD: {old_head[:10]}" in out and "4 commit(s) leave the branch" in out
+    assert f"Back to: {TAG_T8} {checkpoint[:7]} (a checkpoint)" in out
+    assert f"Now: {old_head[:7]}" in out and "4 commits leave the branch" in out
     assert "server/wip.ts" in out and "phase2_0002_add_deal_stage.sql" in out
     assert "Type “approve anyway” to roll back" in out
     assert "[1]" not in out  # no Slack buttons on the terminal
@@ -297,7 +297,7 @@ def test_stopped_rollback_resumes_from_the_terminal(running: Sandbox) -> None:
     result = rollback(sb, "--resume", str(plan_id))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Resuming rollback plan #{plan_id} from “push”" in result.stdout
+    assert f"Resuming rollback plan #{plan_id} from “Push with lease”" in result.stdout
     steps = [line for line in result.stdout.splitlines() if line.startswith("✓ ")]
     assert steps[0] == "✓ Push with lease"  # the steps done before are not run again
     assert git(sb.origin, "rev-parse", f"refs/heads/{PHASE_BRANCH}") == checkpoint
@@ -326,8 +326,8 @@ def test_stopped_rollback_blocks_a_new_one_and_aborts_from_the_terminal(running:
     result = rollback(sb, "--abort", str(plan_id))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"aborted by {ACTOR} at step “push”" in result.stdout
-    assert "Nothing is lost" in result.stdout  # how to get the abandoned work back
+    assert f"aborted by {ACTOR} at “Push with lease”" in result.stdout
+    assert "Kept: the commits" in result.stdout  # how to get the abandoned work back
     assert git(sb.origin, "rev-parse", f"refs/heads/{PHASE_BRANCH}") == old_head
     store = store_of(sb)
     try:
@@ -369,5 +369,5 @@ def test_a_plan_left_running_by_a_dead_process_is_stopped_then_resumed(running: 
 
     assert result.returncode == 0, result.stdout + result.stderr
     notice = f"Notice: rollback plan #{plan.id} (incident #{plan.incident_id}) was left running"
-    assert notice in result.stdout and "now stopped at “reset”" in result.stdout
+    assert notice in result.stdout and "now stopped at “Reset to the target”" in result.stdout
     assert git(sb.origin, "rev-parse", f"refs/heads/{PHASE_BRANCH}") == commit_of(sb, TAG_T8)

@@ -116,3 +116,62 @@ def test_console_presses_buttons_and_indents_threads(config: Config) -> None:
     assert "    | rollback-bot:\n    |   a reply in the thread" in output
     assert clicks == ["U0ORCH"]
     assert "approved by U0ORCH" in output
+
+
+def test_console_asks_a_button_s_confirm_dialog_before_sending_the_click(config: Config) -> None:
+    from typing import Any
+
+    from bot.local.console import Console
+    from bot.local.loopback import LocalSlack
+
+    out = io.StringIO()
+    answers = iter(["n\n", "y\n"])
+    with LocalSlack(config, environ={}) as local:
+        clicks: list[str] = []
+
+        @local.app.action("probe_reject")
+        def on_click(ack: Any, body: dict[str, Any]) -> None:
+            ack()
+            clicks.append(body["user"]["id"])
+
+        button = {
+            "type": "button",
+            "action_id": "probe_reject",
+            "text": {"type": "plain_text", "text": "Reject"},
+            "value": "7",
+            "confirm": {
+                "title": {"type": "plain_text", "text": "Reject the rollback?"},
+                "text": {"type": "plain_text", "text": "Nothing is reset."},
+                "confirm": {"type": "plain_text", "text": "Reject"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            },
+        }
+        local.app.client.chat_postMessage(
+            channel="C0INCIDENTS",
+            text="card",
+            blocks=[{"type": "actions", "block_id": "card_actions", "elements": [button]}],
+        )
+        console = Console(
+            local=local,
+            out=out,
+            user="U0ORCH",
+            channel="C0INCIDENTS",
+            ask=lambda prompt: next(answers, None),
+        )
+        console.show_new()
+        console.handle("press 1")  # answered "n": nothing is sent
+        local.deps.work.wait_idle(10)
+        assert clicks == []
+        console.handle("press 1")  # answered "y": the click goes
+        local.deps.work.wait_idle(10)
+    output = out.getvalue()
+    assert "Reject the rollback?" in output and "Nothing is reset." in output
+    assert "(cancelled: nothing was sent)" in output
+    assert clicks == ["U0ORCH"]
+
+
+def test_cli_help_reads_as_plain_words() -> None:
+    result = run_cli(["--help"], bot_env(), timeout=30)
+    assert result.returncode == 0
+    assert ":mod:" not in result.stdout and "``" not in result.stdout
+    assert "rollback procedure" in result.stdout

@@ -153,3 +153,31 @@ def test_parse_scenario_round_trips_severity_and_trigger(
 ) -> None:
     parsed = g.parse("/rollback", f"scenario {scenario} {severity} {trigger}")
     assert parsed == g.Scenario(scenario, severity, trigger.strip())
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "suggestion"),
+    [
+        ("/rollback", "stauts", "Did you mean `/rollback status`?"),
+        ("/rollback", "valdiate", "Did you mean `/rollback validate`?"),
+        ("/rollback", "scenario critcal 5", "Did you mean `/rollback scenario critical`?"),
+        ("/severity", "hihg", "Did you mean `/severity high`?"),
+    ],
+)
+def test_parse_near_miss_suggests_the_word_meant(command: str, text: str, suggestion: str) -> None:
+    with pytest.raises(InputError) as caught:
+        g.parse(command, text)
+    assert suggestion in caught.value.user_message
+
+
+def test_parse_far_miss_suggests_nothing() -> None:
+    with pytest.raises(InputError) as caught:
+        g.parse("/rollback", "xyzzy")
+    assert "Did you mean" not in caught.value.user_message
+
+
+@pytest.mark.parametrize("label", ["12h", "12H", "T+12h"])
+def test_parse_checkpoint_hours_without_t_plus_are_the_label(label: str) -> None:
+    assert g.parse("/checkpoint", f"{label} email work") == g.CheckpointCreate(
+        12, "checkpoint", "email work"
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.flows.run_steps import STEP_NAMES
+from bot.flows.run_steps import ROLLBACK_STEPS, STEP_NAMES
 from bot.local.demo.sandbox import ORCHESTRATOR, PHASE_BRANCH, TAG_T8, Sandbox
 from bot.local.emulator import Message
 from store import Incident, IncidentState, JournalEntry, Lock, Plan, PlanState, SqliteStore
@@ -45,6 +45,8 @@ from tests.slackrun import (
     with_button,
 )
 from tests.slackrun import harness as harness  # the fixture
+
+STEP_TITLES = {step.name: step.title for step in ROLLBACK_STEPS}
 
 # -- repository, service and store ---------------------------------------------------------------
 
@@ -219,13 +221,13 @@ def test_serve_killed_after_a_step_resumes_and_finishes_the_rollback_once(
     finished_before_crash = step in ("record", "unlock")  # the plan was already DONE
     resume_run = timed("resume until rolled back", timings)
     if finished_before_crash:
-        time.sleep(0.5)  # start-up's announcement is posted before /healthz answers
+        # Start-up's announcements are posted before /healthz answers: nothing to wait for.
         assert with_button(emulator, RESUME) == [], [m.text for m in channel_messages(emulator)]
     else:
         assert emulator.wait_for(lambda e: bool(with_button(e, RESUME)), timeout=CLICK_TIMEOUT_S)
         announcement = with_button(emulator, RESUME)[-1]
         assert "rollback stopped" in announcement.text, announcement.text
-        resumed_from = STEP_NAMES[killed_at + 1]
+        resumed_from = STEP_TITLES[STEP_NAMES[killed_at + 1]]
         assert f"Stopped at “{resumed_from}”" in str(announcement.blocks), announcement.blocks
         # The card itself offers Resume, and a new message tells the channel (an edit notifies
         # nobody).

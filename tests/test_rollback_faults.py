@@ -71,7 +71,7 @@ def latest(emulator: SlackEmulator, card: Message) -> Message:
     return emulator.message(CHANNEL, card.ts) or card
 
 
-def wait_card(emulator: SlackEmulator, card: Message, words: str, timeout: float = 90) -> Message:
+def wait_card(emulator: SlackEmulator, card: Message, words: str, timeout: float = 40) -> Message:
     """The card once its text or blocks say ``words``."""
 
     def shows(e: SlackEmulator) -> bool:
@@ -308,14 +308,15 @@ def test_dirty_tree_is_kept_on_the_pushed_backup_branch(sandbox: Sandbox) -> Non
     with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
         card = request_critical(local)
         text = str(card.blocks)
-        assert "3 path(s)" in text and "README.md" in text and "notes/wip.md" in text
+        assert "3 files" in text and "README.md" in text and "notes/wip.md" in text
         click(local, card, "rollback_approve_anyway")
         final = wait_card(local.emulator, card, "rolled back")
         local.deps.work.wait_idle(30)
         (incident,) = incidents(local)
         (plan,) = local.store.plans_of(incident.id)
         journal = local.store.journal(plan.id)
-    assert "Nothing is lost" in str(final.blocks)
+    # The database step was waived: the card says what was kept and what stays ahead.
+    assert "Kept*: the commits" in str(final.blocks) and "database stays ahead" in str(final.blocks)
     backup = f"refs/heads/{plan.body['backup_branch']}"
     snapshot = rev(origin, backup)
     # On the origin: the old HEAD underneath, all three kinds of work on top.
@@ -433,12 +434,12 @@ def test_remote_moved_during_the_run_stops_at_the_lease_and_abort_releases(
         locks = local.store.list_locks()
         journal = local.store.journal(plan.id)
         blocks = str(stopped.blocks)
-        assert "Stopped at “push”" in blocks, blocks
+        assert "Stopped at “Push with lease”" in blocks, blocks
         assert f"origin moved since the plan (now {hotfix[:7]})" in blocks
         assert "nothing was overwritten" in blocks
         assert f"the backup branch {plan.body['backup_branch']} is on origin" in blocks
         assert action_ids(stopped) == ["rollback_resume", "rollback_abort"]
-        assert "Nothing is lost" in blocks  # the backup was pushed: the card says how to look
+        assert "Kept*: the commits" in blocks  # the backup was pushed: the card says how to look
         # The state the abort will leave: origin keeps the colleague's commit, nothing forced.
         backup = f"refs/heads/{plan.body['backup_branch']}"
         assert rev(origin, BRANCH_REF) == hotfix
@@ -460,8 +461,8 @@ def test_remote_moved_during_the_run_stops_at_the_lease_and_abort_releases(
         incident = incident_now(local, incident.id)
         locks = local.store.list_locks()
     text = str(aborted.blocks)
-    assert "at step “push”" in text and "the lock is released" in text
-    assert f"HEAD is at {checkpoint[:10]}" in text and "Nothing is lost" in text
+    assert "at “Push with lease”" in text and "the lock is released" in text
+    assert f"HEAD is at {checkpoint[:10]}" in text and "Kept*: the commits" in text
     assert action_ids(aborted) == []
     assert plan.state is PlanState.ABORTED and plan.result["head_at_abort"] == checkpoint
     assert incident.state is IncidentState.ABORTED and locks == []
@@ -490,7 +491,7 @@ def test_failing_restart_still_rolls_back_but_reports_service_not_healthy(
     blocks = str(final.blocks)
     assert "service NOT healthy" in final.text, final.text
     assert "Rollback done" in blocks and "Service NOT healthy" in blocks
-    assert "failing server starts" in blocks
+    assert "failing “server starts”" in blocks
     assert rev(work, "HEAD") == checkpoint and rev(origin, BRANCH_REF) == checkpoint
     assert rev(origin, f"refs/heads/{plan.body['backup_branch']}") == old_head
     assert (incident.state, incident.healthy) == (IncidentState.ROLLED_BACK, False)
@@ -523,7 +524,7 @@ def test_push_refused_by_the_remote_stops_and_resume_runs_only_the_push(sandbox:
         (plan,) = local.store.plans_of(incident.id)
         backup = f"refs/heads/{plan.body['backup_branch']}"
         blocks = str(stopped.blocks)
-        assert "Stopped at “push”" in blocks, blocks
+        assert "Stopped at “Push with lease”" in blocks, blocks
         assert "origin refused the push" in blocks and "branch protected" in blocks
         assert "nothing was overwritten" in blocks
         assert f"already reset to {checkpoint[:7]}" in blocks  # says where HEAD is

@@ -87,7 +87,7 @@ def test_critical_scenario_rolls_back_to_the_last_checkpoint_and_keeps_everythin
 
         local.sender.block_action(user_id="U0ORCH", action=approve, message=payload)
         assert local.emulator.wait_for(
-            lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=90
+            lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=40
         )
         final = local.emulator.message(CHANNEL, card.ts)
         incident = local.store.list_incidents(states=list(IncidentState))[0]
@@ -139,7 +139,7 @@ def test_twenty_concurrent_approvals_and_redeliveries_roll_back_once(sandbox: Sa
             statuses = [s for pair in pool.map(click, orchestrators) for s in pair]
         assert statuses == [200] * 40
         assert local.emulator.wait_for(
-            lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=90
+            lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=40
         )
         local.deps.work.wait_idle(30)
         incident = local.store.list_incidents(states=list(IncidentState))[0]
@@ -237,7 +237,7 @@ def _roll_back(local: LocalSlack) -> Message:
         message=local.emulator.message_payload(card),
     )
     assert local.emulator.wait_for(
-        lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=90
+        lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=40
     )
     return card
 
@@ -249,7 +249,7 @@ def test_cherry_pick_brings_a_good_commit_back_after_approval(sandbox: Sandbox) 
         _roll_back(local)
         checkpoint = git(work, "rev-parse", "HEAD")
         local.sender.slash_command("/rollback", f"cherry-pick 1 {good[:8]}", user_id="U0ENG")
-        card = card_with(local.emulator, "cherry-pick of 1 commit(s) awaits approval")
+        card = card_with(local.emulator, "cherry-pick of 1 commit awaits approval")
         assert "add deal stage column" in str(card.blocks)
         payload = local.emulator.message_payload(card)
         local.sender.block_action(
@@ -261,7 +261,7 @@ def test_cherry_pick_brings_a_good_commit_back_after_approval(sandbox: Sandbox) 
         )
         assert local.emulator.wait_for(
             lambda e: "commits picked back" in (e.message(CHANNEL, card.ts) or card).text,
-            timeout=90,
+            timeout=40,
         )
         final = local.emulator.message(CHANNEL, card.ts)
         events = [e.action for e in local.store.timeline(limit=200)]

@@ -61,9 +61,9 @@ def test_status_view_shows_facts_and_warnings() -> None:
     lines, _ = render_message(build_status_view(_report(branch="main")))
     text = "\n".join(lines)
     assert "T+10H" in text
-    assert "Remote head: bbbbbbbbbb (differs from HEAD)" in text
+    assert "Remote head: bbbbbbb (differs from HEAD)" in text  # short ids as git shows them
     assert "3 changed or untracked paths" in text
-    assert "phase2-checkpoint-T+4h at cccccccccc, 6 h 00 min ago" in text
+    assert "phase2-checkpoint-T+4h at ccccccc, 6 h 00 min ago" in text
     assert "Not on the phase branch feature/x." in text
     assert "A merge is in progress" in text
 

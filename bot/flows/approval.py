@@ -31,6 +31,8 @@ class Verdict:
     message: str
     record: Plan | None
     fresh: Proposal | PickProposal | None = None  # the new plan, when the old one moved
+    #: Other plans retired because this one runs: their cards must say so.
+    superseded: tuple[Plan, ...] = ()
 
 
 def judge_approval(
@@ -61,30 +63,57 @@ def judge_approval(
         return Verdict("refused", refusal, record)
     moved = _moved(deps, record, actor)
     if moved is not None:
-        problem, fresh = moved
-        _note(
-            deps, record, actor, surface, TimelineAction.APPROVAL_REFUSED, f"plan moved: {problem}"
-        )
-        said = (
-            f"Not approved: {problem} since the plan was made, so it no longer describes what "
-            "approving would do. Nothing was changed"
-        )
-        if isinstance(fresh, RollbackBotError):
-            return Verdict("refused", f"{said}. No fresh plan either: {fresh.user_message}", record)
-        return Verdict("replanned", f"{said}; here is a fresh plan.", record, fresh)
+        return _replanned(deps, record, actor, surface, *moved)
     if not deps.store.approve_plan(
         plan_id, approver=actor, now=deps.clock(), waived=waive, forced=force
     ):
         latest = deps.store.get_plan(plan_id) or record
         message = _still_open(deps, latest) or "Someone else decided on this plan first."
         return Verdict("refused", message, latest)
+    return _approved(deps, record, actor, surface, waive=waive, force=force)
+
+
+def _replanned(
+    deps: Deps,
+    record: Plan,
+    actor: str,
+    surface: Surface,
+    problem: str,
+    fresh: Proposal | PickProposal | RollbackBotError,
+) -> Verdict:
+    _note(deps, record, actor, surface, TimelineAction.APPROVAL_REFUSED, f"plan moved: {problem}")
+    said = (
+        f"Not approved: {problem} since the plan was made, so it no longer describes what "
+        "approving would do. Nothing was changed"
+    )
+    if isinstance(fresh, RollbackBotError):
+        return Verdict("refused", f"{said}. No fresh plan either: {fresh.user_message}", record)
+    return Verdict("replanned", f"{said}; here is a fresh plan.", record, fresh)
+
+
+def _approved(
+    deps: Deps, record: Plan, actor: str, surface: Surface, *, waive: bool, force: bool
+) -> Verdict:
+    """This caller won the plan: the other open plans retire, and the timeline says so."""
     approved = (
         TimelineAction.ROLLBACK_APPROVED
         if record.kind == ROLLBACK
         else TimelineAction.CHERRY_PICK_APPROVED
     )
-    _note(deps, record, actor, surface, approved, "", waived=waive, forced=force)
-    return Verdict("approved", "Approved.", deps.store.get_plan(plan_id) or record)
+    retired = deps.store.supersede_proposed(except_plan_id=record.id)
+    _note(
+        deps,
+        record,
+        actor,
+        surface,
+        approved,
+        "",
+        waived=waive,
+        forced=force,
+        superseded=[plan.id for plan in retired],
+    )
+    latest = deps.store.get_plan(record.id) or record
+    return Verdict("approved", "Approved.", latest, superseded=tuple(retired))
 
 
 def _moved(

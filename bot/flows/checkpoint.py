@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from actions.checkpoint import (
@@ -29,7 +29,7 @@ from bot import grammar
 from bot.deps import Deps
 from bot.flows.asker import Asker
 from bot.flows.validation import ValidationReport, run_validation
-from store import Surface, TimelineAction
+from store import CheckpointRecord, Surface, TimelineAction
 
 Kind = Literal["checkpoint", "complete", "before"]
 
@@ -39,10 +39,15 @@ class CheckpointRequest:
     kind: Kind
     hours: int | None
     message: str
+    #: Who asked, when it is not whoever runs it (an orchestrator forcing someone's request).
+    requested_by: str = ""
 
     def as_value(self) -> dict[str, Any]:
         """This request as JSON data, kept in the store for a button (see remember_request)."""
-        return {"kind": self.kind, "hours": self.hours, "message": self.message}
+        value: dict[str, Any] = {"kind": self.kind, "hours": self.hours, "message": self.message}
+        if self.requested_by:
+            value["requested_by"] = self.requested_by
+        return value
 
     @classmethod
     def from_value(cls, value: dict[str, Any]) -> CheckpointRequest:
@@ -55,7 +60,10 @@ class CheckpointRequest:
         bad_hours = not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= 999
         if hours is not None and bad_hours:
             raise InputError(NOT_A_CHECKPOINT_BUTTON)
-        return cls(kind=kind, hours=hours, message=message)
+        requested_by = value.get("requested_by", "")
+        if not isinstance(requested_by, str):
+            raise InputError(NOT_A_CHECKPOINT_BUTTON)
+        return cls(kind=kind, hours=hours, message=message, requested_by=requested_by)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,17 @@ def recall_request(deps: Deps, value: Mapping[str, Any]) -> CheckpointRequest:
     return CheckpointRequest.from_value(json.loads(stored))
 
 
+def busy_with(deps: Deps, lock: str) -> str:
+    """What holds the repository, in words: "a rollback of incident #3", "checkpoint T+8h, by
+    @U0ENG"."""
+    held = deps.store.get_lock(lock)
+    if held is None:
+        return "another operation"
+    if held.owner.startswith("rollback:"):
+        return f"{held.reason}, under way"
+    return f"{held.reason}, by @{held.owner}"
+
+
 def repo_lock_name(deps: Deps) -> str:
     return f"repo:{deps.settings.config.git.path}"
 
@@ -123,10 +142,11 @@ def take_checkpoint(
         now=deps.clock(),
     )
     lock = repo_lock_name(deps)
-    if not deps.store.acquire_lock(lock, owner=actor, reason=f"checkpoint {names.tag}"):
-        held = deps.store.get_lock(lock)
-        who = f"{held.reason} by {held.owner}" if held else "another operation"
-        raise GitError(f"The repository is busy ({who}); try again when it is done.")
+    requester = request.requested_by or actor
+    if not deps.store.acquire_lock(lock, owner=actor, reason=f"checkpoint {names.label}"):
+        raise GitError(
+            f"The repository is busy ({busy_with(deps, lock)}); try again when it is done."
+        )
     try:
         validation = run_validation(deps, actor=actor, surface=surface, on_result=on_result)
         if not validation.ok and forced_by is None:
@@ -140,8 +160,9 @@ def take_checkpoint(
                 None,
                 None,
             )
-            refused = remember_request(deps, request)
-            return CheckpointOutcome(request, names, validation, None, None, request_id=refused)
+            asked = replace(request, requested_by=requester)
+            refused = remember_request(deps, asked)
+            return CheckpointOutcome(asked, names, validation, None, None, request_id=refused)
         result = create_checkpoint(
             repo=open_repo(config.git.path),
             remote=config.git.remote,
@@ -151,7 +172,9 @@ def take_checkpoint(
         _record(
             deps, actor, surface, TimelineAction.CHECKPOINT, names, validation, result, forced_by
         )
-        return CheckpointOutcome(request, names, validation, result, forced_by)
+        _remember_checkpoint(deps, names, result, validation, requester, forced_by)
+        asked = replace(request, requested_by=requester)
+        return CheckpointOutcome(asked, names, validation, result, forced_by)
     finally:
         deps.store.release_lock(lock, owner=actor)
 
@@ -164,10 +187,41 @@ def checkpoint_now(
     return take_checkpoint(deps, wanted, actor=asker.actor, surface=asker.surface)
 
 
-def checkpoint_list(deps: Deps) -> tuple[tuple[CheckpointInfo, ...], str | None]:
+@dataclass(frozen=True)
+class CheckpointListing:
+    """The phase's checkpoint tags, whether the remote has them, and what the bot knows of each
+    (was its checklist green, who forced it)."""
+
+    infos: tuple[CheckpointInfo, ...]
+    remote_problem: str | None
+    records: Mapping[str, CheckpointRecord]
+
+
+def checkpoint_list(deps: Deps) -> CheckpointListing:
     config = deps.settings.config
-    return list_checkpoints_with_remote_status(
+    infos, problem = list_checkpoints_with_remote_status(
         repo=open_repo(config.git.path), remote=config.git.remote, phase=config.project.phase
+    )
+    records = deps.store.checkpoint_records([info.tag for info in infos])
+    return CheckpointListing(infos, problem, records)
+
+
+def _remember_checkpoint(
+    deps: Deps,
+    names: CheckpointNames,
+    result: CheckpointResult,
+    validation: ValidationReport,
+    requester: str,
+    forced_by: str | None,
+) -> None:
+    """What only the bot knows of a new checkpoint: its checklist's verdict, who forced it."""
+    deps.store.record_checkpoint(
+        tag=names.tag,
+        commit=result.commit,
+        healthy=validation.ok,
+        requested_by=requester,
+        forced_by=forced_by,
+        failing=[r.name for r in validation.checklist.failing],
     )
 
 

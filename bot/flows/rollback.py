@@ -7,6 +7,7 @@ rollback, plans one read-only and stores the plan for an orchestrator to decide 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from actions.errors import InputError
@@ -21,7 +22,7 @@ from bot import grammar
 from bot.deps import Deps
 from bot.flows.asker import Asker
 from bot.flows.plans import rollback_plan_from_body, store_plan
-from store import Incident, Plan, Surface, TimelineAction
+from store import CheckpointRecord, Incident, Plan, Surface, TimelineAction
 
 PLAN_TIMEOUT_S = 60.0
 EXPLICIT = "explicit"  # the incident "scenario" of `/rollback to <target>`
@@ -36,6 +37,8 @@ class Proposal:
     plan: RollbackPlan | None
     record: Plan | None
     note: str = ""  # how the target was chosen, when that needs saying
+    #: What the store knows of the target, when it is a checkpoint the bot made (was it forced?).
+    target_checkpoint: CheckpointRecord | None = None
 
 
 def decision_summary(decision: Decision | None) -> dict[str, object]:
@@ -91,7 +94,8 @@ def request_target(
     deps: Deps, request: grammar.RollbackTo, asker: Asker, *, trigger: str = ""
 ) -> Proposal:
     """`/rollback to <target>`: a person chose the target; the plan says what it means."""
-    target, actor, surface = request.target, asker.actor, asker.surface
+    target = checkpoint_tag_for(deps.settings.config.project.phase, request.target)
+    actor, surface = asker.actor, asker.surface
     channel = deps.settings.config.slack.channel
     plan = _plan(deps, target)  # refused before any incident exists when the target is bad
     incident = deps.store.open_incident(
@@ -109,6 +113,16 @@ def request_target(
         details={"scenario": EXPLICIT, "target": target},
     )
     return _store_plan(deps, incident, None, plan, actor=actor, channel=channel, note="")
+
+
+_LABEL_RE = re.compile(r"^(?:T\+)?([1-9][0-9]{0,3})h$", re.IGNORECASE)
+
+
+def checkpoint_tag_for(phase: str, target: str) -> str:
+    """``T+8h`` (or ``8h``) means the phase's checkpoint tag, as ``/checkpoint`` speaks of it;
+    anything else is the target as given."""
+    match = _LABEL_RE.match(target)
+    return f"{phase}-checkpoint-T+{match.group(1)}h" if match else target
 
 
 def replan(deps: Deps, incident: Incident, *, actor: str) -> Proposal:
@@ -192,7 +206,8 @@ def _store_plan(
 ) -> Proposal:
     record = store_plan(deps, incident, plan, actor=actor, surface=Surface.BOT, channel=channel)
     refreshed = deps.store.get_incident(incident.id) or incident
-    return Proposal(refreshed, decision, plan, record, note)
+    made = deps.store.checkpoint_records([plan.target_ref]).get(plan.target_ref)
+    return Proposal(refreshed, decision, plan, record, note, made)
 
 
 def needs_confirmation(plan: RollbackPlan) -> tuple[str, ...]:

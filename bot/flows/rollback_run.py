@@ -175,6 +175,12 @@ def steps_for(record: Plan) -> tuple[Step, ...]:
     return STEPS_BY_KIND[record.kind]
 
 
+def stopped_step(record: Plan) -> str:
+    """Where a stopped plan stands, as its card names the step ("Push with lease")."""
+    name = record.result.get("stopped_at")
+    return next((step.title for step in steps_for(record) if step.name == name), str(name or "?"))
+
+
 def done_steps(journal: Sequence[JournalEntry]) -> dict[str, dict[str, Any]]:
     """The steps the journal shows finished, with what each produced (from its "after")."""
     return {

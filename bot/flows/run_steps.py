@@ -28,7 +28,7 @@ from actions.rollback_steps import (
     snapshot_uncommitted,
 )
 from bot.deps import Deps
-from bot.flows.checkpoint import repo_lock_name
+from bot.flows.checkpoint import busy_with, repo_lock_name
 from bot.flows.plans import CHERRY_PICK, ROLLBACK
 from bot.flows.validation import run_validation
 from store import IncidentState, Plan, PlanState, Surface, TimelineAction
@@ -101,8 +101,9 @@ def _lock(run: RunContext) -> Mapping[str, Any]:
     if not deps.store.acquire_lock(name, owner=run.lock_owner, reason=reason):
         held = deps.store.get_lock(name)
         if held is None or held.owner != run.lock_owner:  # ours survives a crash: go on with it
-            who = f"{held.reason} by {held.owner}" if held else "another operation"
-            raise GitError(f"The repository is busy ({who}). Nothing was changed.")
+            raise GitError(
+                f"The repository is busy ({busy_with(deps, name)}). Nothing was changed."
+            )
     return {"lock": name}
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from actions.errors import GitError
 from actions.git import RepoStatus, open_repo, read_repo_status
 from bot.deps import Deps
-from store import Incident, Lock
+from store import CheckpointRecord, Incident, Lock, PlanState
 
 STATUS_GIT_TIMEOUT_S = 10.0
 
@@ -23,6 +24,10 @@ class StatusReport:
     repo_problem: str | None
     open_incidents: tuple[Incident, ...]
     locks: tuple[Lock, ...] = ()
+    #: Who approved each open incident's rollback, by incident id (none until one is approved).
+    approvers: Mapping[int, str] = field(default_factory=dict)
+    #: What the bot knows of the checkpoints shown (which were forced), by tag.
+    checkpoints: Mapping[str, CheckpointRecord] = field(default_factory=dict)
 
 
 def collect_status(deps: Deps) -> StatusReport:
@@ -40,6 +45,8 @@ def collect_status(deps: Deps) -> StatusReport:
         )
     except GitError as error:
         problem = error.user_message
+    incidents = tuple(deps.store.list_incidents())
+    tags = [tag.name for tag in repo_status.checkpoints] if repo_status else []
     return StatusReport(
         project=config.project.name,
         phase=config.project.phase,
@@ -47,6 +54,21 @@ def collect_status(deps: Deps) -> StatusReport:
         now=deps.clock(),
         repo=repo_status,
         repo_problem=problem,
-        open_incidents=tuple(deps.store.list_incidents()),
+        open_incidents=incidents,
         locks=tuple(deps.store.list_locks()),
+        approvers=_approvers(deps, incidents),
+        checkpoints=deps.store.checkpoint_records(tags),
     )
+
+
+def _approvers(deps: Deps, incidents: tuple[Incident, ...]) -> dict[int, str]:
+    found = {}
+    for incident in incidents:
+        approved = [
+            plan.approved_by
+            for plan in deps.store.plans_of(incident.id)
+            if plan.approved_by and plan.state is not PlanState.REJECTED
+        ]
+        if approved:
+            found[incident.id] = approved[-1]
+    return found

@@ -84,14 +84,17 @@ def _checklist(deps: Deps, asker: Asker, report: Any) -> Message:
         duration_s=report.checklist.duration_s,
         requested_by=asker.actor,
         diagnostics=report.diagnostics,
+        next_step=True,
     )
 
 
 def _checkpoint_list(deps: Deps, asker: Asker, found: Any) -> Message:
-    infos, problem = found
-    remote = deps.settings.config.git.remote
     return build_checkpoint_list_view(
-        infos, remote=remote, remote_problem=problem, now=deps.clock()
+        found.infos,
+        remote=deps.settings.config.git.remote,
+        remote_problem=found.remote_problem,
+        now=deps.clock(),
+        records=found.records,
     )
 
 

@@ -15,9 +15,10 @@ from slack_bolt import App
 from bot.deps import Deps
 from bot.flows.approval import Verdict, judge_approval, judge_rejection
 from bot.flows.rollback_resume import Decided, abort_plan, judge_resume
+from bot.flows.rollback_run import stopped_step
 from bot.ids import ActionId
 from bot.listeners.buttons import Button, Click, Permission, register_buttons
-from bot.slack.cards import close_card, deliver_card
+from bot.slack.cards import close_card, close_superseded, deliver_card
 from bot.slack.runs import Clicked, run_on_card
 from store import Surface, TimelineAction
 
@@ -51,6 +52,7 @@ def handle_rollback_approve_button(deps: Deps, click: Click) -> None:
     if verdict.outcome != "approved" or verdict.record is None:
         click.tell(verdict.message)
         return
+    close_superseded(deps, click.client, verdict.record, verdict.superseded)
     run_on_card(
         deps,
         click.client,
@@ -106,7 +108,7 @@ def handle_rollback_abort_button(deps: Deps, click: Click) -> None:
         deps,
         click.client,
         decided.record,
-        f"aborted by <@{click.user}> at step “{decided.record.result.get('stopped_at')}”; "
+        f"aborted by <@{click.user}> at “{stopped_step(decided.record)}”; "
         f"the lock is released and HEAD is at {head}.",
         reply=click.reply,
     )

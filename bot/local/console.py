@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -43,6 +43,8 @@ class Console:
     shown: dict[tuple[str, str], str] = field(default_factory=dict)
     #: Interactive sessions see edits as they happen; scripts see each message's final state.
     live: bool = False
+    #: The person's answer to a confirm dialog (None at end of input), as Slack asks it.
+    ask: Callable[[str], str | None] = lambda prompt: None
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -86,6 +88,9 @@ class Console:
             self.say(f"(there is no button {number} on screen)")
             return
         message, button = self.buttons[number]
+        if not self._confirmed(button.element.get("confirm")):
+            self.say("(cancelled: nothing was sent)")
+            return
         payload = self.local.emulator.message_payload(message)
         self._send(
             lambda: self.local.sender.block_action(
@@ -97,6 +102,20 @@ class Console:
                 is_ephemeral=message.ephemeral_to is not None,
             )
         )
+
+    def _confirmed(self, dialog: Mapping[str, Any] | None) -> bool:
+        """Slack shows a button's confirm dialog before it sends the click; so does this."""
+        if not dialog:
+            return True
+        title = dialog.get("title", {}).get("text", "Are you sure?")
+        text = dialog.get("text", {}).get("text", "")
+        yes = dialog.get("confirm", {}).get("text", "Yes")
+        no = dialog.get("deny", {}).get("text", "Cancel")
+        self.say(
+            f"  ┌ {title}\n  │ {text}\n  └ type y to {yes.lower()}, anything else to {no.lower()}"
+        )
+        answer = self.ask("  confirm? ")
+        return (answer or "").strip().lower() in ("y", "yes")
 
     def _open_home(self) -> None:
         self.local.sender.event({"type": "app_home_opened", "user": self.user, "tab": "home"})
@@ -174,8 +193,24 @@ def run_console(
     output = out or sys.stdout
     interactive = source.isatty()
     with LocalSlack(config, environ) as local:
+
+        def ask(prompt: str) -> str | None:
+            if interactive:
+                print(prompt, end="", file=output, flush=True)
+            line = source.readline()
+            if not line:
+                return None
+            if not interactive:
+                print(f"{prompt}{line.rstrip()}", file=output, flush=True)
+            return line
+
         console = Console(
-            local=local, out=output, user=user, channel=config.slack.channel, live=interactive
+            local=local,
+            out=output,
+            user=user,
+            channel=config.slack.channel,
+            live=interactive,
+            ask=ask,
         )
         console.say(
             f"rollback-bot console for {config.project.name} ({config.project.phase}), "

@@ -7,6 +7,7 @@ the emulator. Only Slack itself is replaced.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -84,7 +85,11 @@ class LocalSlack:
             self.scheduler.stop()
         # Closed from inside its own loop: closing the sockets from this thread raced the
         # loop's select() on them (EBADF in the server thread).
-        self._server.trigger.pull_trigger(self._server.close)  # type: ignore[union-attr]
+        try:
+            self._server.trigger.pull_trigger(self._server.close)  # type: ignore[union-attr]
+        except OSError:  # the loop already ended and closed its trigger: close from here
+            with contextlib.suppress(OSError):
+                self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.deps.close()

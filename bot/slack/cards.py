@@ -131,3 +131,30 @@ def progress_card(deps: Deps, progress: Progress) -> Message:
     """The card of a plan under way, from its incident in the store."""
     incident = incident_of(deps, progress.plan)
     return build_progress_card_view(incident, progress, deps.settings.config.slack)
+
+
+def show_terminal_run(deps: Deps, client: WebClient, record: Plan, card: Message) -> str:
+    """A rollback run from a terminal, on its card in Slack: the card is edited when it has one
+    (a plan asked for in Slack), posted otherwise. What happened, in a line for the terminal."""
+    live = card_of(client, record)
+    channel = record.channel or deps.settings.config.slack.channel
+    if live is not None and live.finish(card):
+        return f"Its card in Slack ({channel}) now shows this run."
+    fresh = post_card(deps, client, card, record=record, channel=channel)
+    if fresh.posted:
+        return f"Its card is posted in Slack ({channel})."
+    problem = (live.problem if live is not None else None) or fresh.problem
+    return f"Slack did not take its card ({problem}); the timeline has the run."
+
+
+def close_superseded(
+    deps: Deps, client: WebClient, approved: Plan, superseded: Iterable[Plan]
+) -> None:
+    """The cards of plans retired because another runs: nobody should approve them now."""
+    for record in superseded:
+        why = (
+            f"replaced: the rollback of incident #{approved.incident_id} (plan #{approved.id}) "
+            "is under way, so this plan no longer describes the repository. Ask again for a "
+            "fresh plan if it is still needed."
+        )
+        close_card(deps, client, record, why)

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.flows.rollback_resume import progress_of, recover_interrupted
-from bot.flows.rollback_run import Progress, execute_plan
+from bot.flows.rollback_run import Progress, execute_plan, stopped_step
 from bot.slack.cards import card_of, progress_card, tell_outcome_elsewhere
 from bot.slack.direct import message_each
 from bot.slack.messages import LiveMessage
@@ -142,7 +142,7 @@ def _page_orchestrators(deps: Deps, client: WebClient, card: Message, live: Live
 
 def _stopped_notice(deps: Deps, record: Plan, card: Message) -> Message:
     who = mention_orchestrators(deps.settings.config.slack.orchestrators)
-    step = escape(str(record.result.get("stopped_at")))
+    step = escape(stopped_step(record))
     title = unescape(card["text"])
     return message(
         f"{title}: choose Resume or Abort on its card",

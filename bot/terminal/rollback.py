@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from slack_sdk import WebClient
+
 from actions.errors import InputError, RollbackBotError
 from bot import grammar
 from bot.deps import Deps
@@ -20,7 +22,9 @@ from bot.flows.asker import Asker
 from bot.flows.plans import ROLLBACK, incident_of, rollback_plan_from_body
 from bot.flows.rollback import Proposal, needs_confirmation, request_target
 from bot.flows.rollback_resume import abort_plan, judge_resume, progress_of, recover_interrupted
-from bot.flows.rollback_run import Progress, execute_plan
+from bot.flows.rollback_run import Progress, execute_plan, stopped_step
+from bot.ids import BlockId
+from bot.slack.cards import close_superseded, show_terminal_run
 from bot.terminal.render import render_message
 from bot.views.blocks import Message
 from bot.views.cards import build_card_view, build_progress_card_view
@@ -40,12 +44,14 @@ _REPLANS = 3  # the repository moving under every plan shown: give up after this
 class Terminal:
     say: Callable[[str], None]  # one or more lines to stdout
     ask: Callable[[str], str | None]  # a prompt's answer; None at EOF or Ctrl-C
+    #: Slack, when it is reachable from here (SLACK_BOT_TOKEN set): the run is shown on its card.
+    slack: WebClient | None = None
 
 
 def recover(deps: Deps, *, term: Terminal) -> None:
     """A crashed ``serve`` (or terminal) may have left a plan RUNNING: mark it stopped, say so."""
     for record in recover_interrupted(deps):
-        where = record.result.get("stopped_at", "?")
+        where = stopped_step(record)
         term.say(
             f"Notice: rollback plan #{record.id} (incident #{record.incident_id}) was left "
             f"running by a process that is gone; it is now stopped at “{where}”. "
@@ -90,6 +96,8 @@ def rollback_to(
             break_glass=True,
         )
         if verdict.outcome == "approved" and verdict.record is not None:
+            if term.slack is not None:
+                close_superseded(deps, term.slack, verdict.record, verdict.superseded)
             return _run(
                 deps, verdict.record, attempt=verdict.record.attempt, actor=actor, term=term
             )
@@ -107,7 +115,7 @@ def resume(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
     )
     if decided.refusal is not None or decided.attempt is None:
         raise RollbackBotError(f"Plan #{plan_id}: {decided.refusal or 'nothing to resume.'}")
-    term.say(f"Resuming rollback plan #{plan_id} from “{record.result.get('stopped_at')}”.")
+    term.say(f"Resuming rollback plan #{plan_id} from “{stopped_step(record)}”.")
     return _run(deps, decided.record, attempt=decided.attempt, actor=actor, term=term)
 
 
@@ -121,7 +129,7 @@ def abort(deps: Deps, *, plan_id: int, actor: str, term: Terminal) -> int:
     result = decided.record.result
     head = str(result.get("head_at_abort") or "unknown")[:10]
     why = (
-        f"aborted by {actor} at step “{result.get('stopped_at')}”; the lock is released and "
+        f"aborted by {actor} at “{stopped_step(decided.record)}”; the lock is released and "
         f"HEAD is at {head}."
     )
     plan = rollback_plan_from_body(record.body)
@@ -142,7 +150,7 @@ def _refuse_while_under_way(deps: Deps) -> None:
         record = under_way[0]
         raise RollbackBotError(
             f"Rollback plan #{record.id} is {record.state.value} at "
-            f"“{record.result.get('stopped_at', '?')}”; the repository may be half rolled back. "
+            f"“{stopped_step(record)}”; the repository may be half rolled back. "
             f"{_choices(record.id)} Nothing was changed."
         )
 
@@ -186,9 +194,10 @@ def _run(deps: Deps, record: Plan, *, attempt: int, actor: str, term: Terminal) 
         return EXIT_INTERRUPTED
     latest = deps.store.get_plan(record.id)
     final = replace(final, plan=latest) if latest is not None else final
-    _show(
-        term, build_progress_card_view(incident_of(deps, record), final, deps.settings.config.slack)
-    )
+    card = build_progress_card_view(incident_of(deps, record), final, deps.settings.config.slack)
+    _show(term, card, steps_printed=True)
+    if term.slack is not None:
+        term.say(show_terminal_run(deps, term.slack, final.plan, card))
     if not final.finished:
         term.say(f"The rollback stopped. {_choices(record.id)}")
         return EXIT_NOT_DONE
@@ -223,11 +232,15 @@ def _choices(plan_id: int) -> str:
     return f"Resume: {resume} · Abort: {abort}"
 
 
-def _show(term: Terminal, message: Message) -> None:
-    """A card as text, without its buttons and the line telling Slack users which to press."""
+def _show(term: Terminal, message: Message, *, steps_printed: bool = False) -> None:
+    """A card as text, without its buttons and the line telling Slack users which to press;
+    with ``steps_printed``, without the step list the run has just printed line by line."""
     kept, after_buttons = [], False
     for block in message.get("blocks") or []:
         kind = block.get("type")
+        if steps_printed and block.get("block_id") == BlockId.ROLLBACK_STEPS.value:
+            first = block["text"]["text"].split("\n", 1)[0]
+            block = {**block, "text": {**block["text"], "text": first}}
         if kind != "actions" and not (kind == "context" and after_buttons):
             kept.append(block)
         after_buttons = kind == "actions"

@@ -27,6 +27,7 @@ FALLBACK_LIMIT = 3000
 # #C0INCIDENTS"), turned into a mention or a channel link.
 _PERSON_RE = re.compile(r"(?<![\w@])@([UW][A-Z0-9]{2,})\b")
 _CHANNEL_RE = re.compile(r"(?<![\w#&])#([CG][A-Z0-9]{2,})\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def escape(text: str) -> str:
@@ -39,10 +40,24 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def said_once(text: str) -> str:
+    """A message with each sentence said once: refusals built up from several layers can each
+    add "Nothing was changed.", and reading it three times helps nobody."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in _SENTENCE_END.split(text):
+        key = sentence.strip().rstrip(".;").lower()
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return " ".join(kept)
+
+
 def plain_to_mrkdwn(text: str) -> str:
     """Plain text (a flow's refusal, say) as mrkdwn: escaped, with ``@U…`` people mentioned and
     ``#C…`` channels linked."""
-    return _CHANNEL_RE.sub(r"<#\1>", _PERSON_RE.sub(r"<@\1>", escape(text)))
+    return _CHANNEL_RE.sub(r"<#\1>", _PERSON_RE.sub(r"<@\1>", escape(said_once(text))))
 
 
 def cut_mrkdwn(text: str, limit: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from actions.checkpoint import CheckpointInfo
@@ -16,10 +16,12 @@ from bot.views.blocks import (
     context,
     escape,
     header,
+    mention,
     message,
     section,
 )
 from bot.views.validation import build_checklist_view
+from store import CheckpointRecord
 
 LIST_LIMIT = 25
 
@@ -31,30 +33,29 @@ def build_checkpoint_done_view(outcome: CheckpointOutcome, *, requested_by: str)
     if result.committed:
         paths = "\n".join(escape(path) for path in result.committed_paths[:15])
         more = len(result.committed_paths) - 15
-        committed = (
-            f"Committed `{result.commit[:10]}` {escape(names.commit_message)}\n```{paths}```"
-        )
+        committed = f"Committed `{result.commit[:7]}` {escape(names.commit_message)}\n```{paths}```"
         if more > 0:
             committed += f"\n…and {more} more"
     else:
-        committed = f"Nothing to commit; tagged HEAD `{result.commit[:10]}`."
-    forced = (
-        f"\n:warning: Forced past a failing checklist by <@{outcome.forced_by}>."
-        if outcome.forced_by
-        else ""
-    )
-    verdict = "healthy" if outcome.validation.ok else "NOT healthy"
+        committed = f"Nothing to commit; tagged `{result.commit[:7]}`, where HEAD was."
+    asker = outcome.request.requested_by or requested_by
+    checks = len(outcome.validation.checklist.results)
+    verdict = f"healthy ({checks} checks)" if outcome.validation.ok else "NOT healthy"
     blocks = [
         header(f"Checkpoint {names.label}"),
         section(f":label: `{escape(names.tag)}`: {escape(names.tag_message)}\n{committed}"),
         section(f":arrow_up: {escape(result.push_summary)}"),
-        context(
-            f"Validation before the checkpoint: {verdict} "
-            f"({len(outcome.validation.checklist.results)} checks). Requested by <@{requested_by}>."
-            f"{forced}"
-        ),
     ]
-    return message(f"Checkpoint {names.tag} created at {result.commit[:10]}", blocks)
+    if outcome.forced_by:
+        failing = ", ".join(f"“{escape(r.name)}”" for r in outcome.validation.checklist.failing)
+        blocks.append(
+            section(
+                f":warning: *Forced past a failing checklist* by {mention(outcome.forced_by)} "
+                f"(failing: {failing}). It is marked forced wherever checkpoints are listed."
+            )
+        )
+    blocks.append(context(f"Checklist before it: {verdict}. Asked by {mention(asker)}."))
+    return message(f"Checkpoint {names.tag} created at {result.commit[:7]}", blocks)
 
 
 def build_checkpoint_refused_view(outcome: CheckpointOutcome, *, requested_by: str) -> Message:
@@ -65,10 +66,9 @@ def build_checkpoint_refused_view(outcome: CheckpointOutcome, *, requested_by: s
         requested_by=requested_by,
         diagnostics=outcome.validation.diagnostics,
     )
-    failing = ", ".join(escape(r.name) for r in checklist.failing)
     intro = section(
-        f":no_entry: *Checkpoint {escape(outcome.names.tag)} refused*: the checklist fails "
-        f"({failing}). A checkpoint marks a state to roll back to, so it must be healthy."
+        f":no_entry: *Checkpoint {escape(outcome.names.tag)} refused*: the checklist fails. "
+        "A checkpoint marks a state to roll back to, so it must be healthy."
     )
     force = button(
         "Force checkpoint",
@@ -117,16 +117,30 @@ def build_checkpoint_due_view(label: str, request_id: str) -> Message:
     )
 
 
+def forced_mark(record: CheckpointRecord | None) -> str:
+    """' :warning: forced by @U0ORCH' for a checkpoint forced past a failing checklist."""
+    if record is None or not record.forced_by:
+        return ""
+    return f" :warning: forced past a failing checklist by {mention(record.forced_by)}"
+
+
 def build_checkpoint_list_view(
-    infos: Sequence[CheckpointInfo], *, remote: str, remote_problem: str | None, now: datetime
+    infos: Sequence[CheckpointInfo],
+    *,
+    remote: str,
+    remote_problem: str | None,
+    now: datetime,
+    records: Mapping[str, CheckpointRecord] | None = None,
 ) -> Message:
+    made = records or {}
     if not infos:
         body = "No checkpoint tags yet. `/checkpoint T+4h &lt;message&gt;` creates the first."
     else:
         lines = [
-            f"• `{escape(info.tag)}` `{info.commit[:10]}` {age(info.created_at, now)}, "
+            f"• `{escape(info.tag)}` `{info.commit[:7]}` {age(info.created_at, now)}, "
             f"{escape(info.message)}"
             + ("" if info.on_remote else f" :warning: not on {escape(remote)}")
+            + forced_mark(made.get(info.tag))
             for info in infos[:LIST_LIMIT]
         ]
         if len(infos) > LIST_LIMIT:

@@ -22,9 +22,14 @@ from bot.views.blocks import (
     message,
     section,
 )
-from bot.views.rollback import (
+from bot.views.incident import (
+    approver,
+    card_foot,
     incident_summary,
     incident_title,
+    person,
+    plural,
+    short,
     step_lines,
     stopped_blocks,
 )
@@ -35,38 +40,46 @@ COMMITS_SHOWN = 20
 
 def _pick_lines(plan: CherryPickPlan) -> str:
     lines = [
-        f"• `{commit.sha[:7]}` {escape(commit.subject[:80])} ({escape(commit.author)})"
+        f"• {short(commit.sha)} {escape(commit.subject[:80])} · {person(commit.author)}"
         for commit in plan.commits[:COMMITS_SHOWN]
     ]
     if len(plan.commits) > COMMITS_SHOWN:
         lines.append(f"…and {len(plan.commits) - COMMITS_SHOWN} more")
-    remote = f"{escape(plan.remote)}/{escape(plan.branch)}"
+    remote = "the same" if plan.remote_head == plan.head_sha else f"at {short(plan.remote_head)}"
     return (
-        f"*Cherry-pick {len(plan.commits)} commit(s)* from `{escape(plan.backup_branch)}` onto "
-        f"`{escape(plan.branch)}` (oldest first, with `-x`):\n" + "\n".join(lines) + "\n"
-        f"• *HEAD*: `{plan.head_sha[:10]}` · *Remote head* ({remote}): "
-        f"`{(plan.remote_head or 'none')[:10]}`, pushed with a lease on it"
+        f"*Bring back {plural(len(plan.commits), 'commit')}* from "
+        f"`{escape(plan.backup_branch)}` onto `{escape(plan.branch)}`, oldest first:\n"
+        + "\n".join(lines)
+        + f"\n• *Now*: {short(plan.head_sha)}; {escape(plan.remote)} has {remote}, and is "
+        "pushed to only if it has not moved since"
     )
 
 
 def build_cherry_pick_card_view(proposal: PickProposal, slack: SlackConfig) -> Message:
     incident, plan, record = proposal.incident, proposal.plan, proposal.record
-    orchestrators, requester_can_approve = slack.orchestrators, slack.requester_can_approve
     value = {"plan": record.id, "fp": record.fingerprint[:16]}
+    count = plural(len(plan.commits), "commit")
     approve = button(
         "Approve",
         ActionId.ROLLBACK_APPROVE,
         value,
         style="primary",
         confirm=confirm(
-            "Cherry-pick these commits?",
-            f"Apply {len(plan.commits)} commit(s) from {plan.backup_branch} onto {plan.branch} "
-            "and push. A conflict stops at the last good commit.",
+            "Bring these commits back?",
+            f"Apply {count} from {plan.backup_branch} onto {plan.branch} and push. A conflict "
+            "stops at the last good commit.",
             "Cherry-pick",
         ),
     )
-    reject = button("Reject", ActionId.ROLLBACK_REJECT, value)
-    rule = "" if requester_can_approve else " The requester cannot approve their own request."
+    reject = button(
+        "Reject",
+        ActionId.ROLLBACK_REJECT,
+        value,
+        confirm=confirm(
+            "Reject the cherry-pick?", "Nothing is applied; the plan closes.", "Reject"
+        ),
+    )
+    own = "" if slack.requester_can_approve else "; whoever asked cannot approve their own"
     blocks: list[dict[str, Any]] = [
         header(incident_title(incident)),
         incident_summary(incident),
@@ -77,14 +90,28 @@ def build_cherry_pick_card_view(proposal: PickProposal, slack: SlackConfig) -> M
             "elements": [approve, reject],
         },
         context(
-            f"{mention_orchestrators(orchestrators)}: your approval is needed.{rule} "
-            f"Requested by {mention(record.requested_by)}. Expires "
-            f"{record.expires_at:%H:%M} UTC. Plan fingerprint `{record.fingerprint[:12]}`."
+            f"{mention_orchestrators(slack.orchestrators)}: your decision is needed "
+            f"(orchestrators only{own}). Asked by {mention(record.requested_by)}. Expires "
+            f"{record.expires_at:%H:%M} UTC. {card_foot(incident, record)}"
         ),
     ]
-    return message(
-        f"Incident #{incident.id}: cherry-pick of {len(plan.commits)} commit(s) awaits approval",
-        blocks,
+    return message(f"Incident #{incident.id}: cherry-pick of {count} awaits approval", blocks)
+
+
+def _result(plan: CherryPickPlan, progress: Progress) -> str:
+    facts = progress.facts
+    done = (
+        f":cherries: *Cherry-pick done*: {plural(len(facts.get('applied', [])), 'commit')} on "
+        f"`{escape(plan.branch)}`, now at {short(str(facts.get('picked_head', '')) or None)}; "
+        f"{escape(str(facts.get('push', '')))}."
+    )
+    if progress.healthy:
+        return f"{done}\n:large_green_circle: *Service healthy*"
+    failing = ", ".join(f"“{escape(str(n))}”" for n in facts.get("failing", [])) or "checks"
+    return (
+        f"{done}\n:red_circle: *Service NOT healthy*: failing {failing}.\n*Next*: "
+        f"`/rollback validate` shows what fails now; `/rollback to {short(plan.head_sha)}` "
+        "undoes the picks (the commits stay on the backup), or fix forward."
     )
 
 
@@ -102,30 +129,15 @@ def build_cherry_pick_progress_view(
         state = "cherry-pick stopped"
     else:
         state = "cherry-picking"
-    approved = f" Approved by {mention(record.approved_by)}." if record.approved_by else ""
     blocks: list[dict[str, Any]] = [
         header(f"Incident #{incident.id}: {state}"),
-        section(_pick_lines(plan) + approved),
+        incident_summary(incident, approved_by=approver(record)),
+        section(_pick_lines(plan)),
         section(step_lines(progress.steps), BlockId.ROLLBACK_STEPS),
     ]
     if progress.finished:
-        facts = progress.facts
-        applied = len(facts.get("applied", []))
-        health = (
-            ":large_green_circle: *Service healthy*"
-            if progress.healthy
-            else f":red_circle: *Service NOT healthy*: failing "
-            f"{', '.join(escape(str(n)) for n in facts.get('failing', [])) or 'checks'}"
-        )
-        blocks.append(
-            section(
-                f":cherries: *Cherry-pick done*: {applied} commit(s) on `{escape(plan.branch)}`, "
-                f"now at `{str(facts.get('picked_head', ''))[:10]}`. "
-                f"{escape(str(facts.get('push', '')))}\n{health}",
-                BlockId.ROLLBACK_RESULT,
-            )
-        )
+        blocks.append(section(_result(plan, progress), BlockId.ROLLBACK_RESULT))
     if progress.stopped_at:
         blocks.extend(stopped_blocks(incident, record, progress, orchestrators))
-    text = f"Incident #{incident.id}: {state}"
-    return message(text, blocks)
+    blocks.append(context(card_foot(incident, record)))
+    return message(f"Incident #{incident.id}: {state}", blocks)

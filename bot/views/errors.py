@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.ids import BlockId
-from bot.views.blocks import Message, escape, message, section
+from bot.views.blocks import Message, escape, message, said_once, section
 
 
 def build_error_view(said: str, valid_forms: Sequence[str] = ()) -> Message:
     """``said`` is plain text: a person's input quoted in it cannot mention anyone."""
+    said = said_once(said)
     blocks = [section(f":warning: {escape(said)}", BlockId.ERROR)]
     text = said
     if valid_forms:

@@ -2,19 +2,18 @@
 
 One card per plan, edited in place: it opens as the plan with Approve / Reject, becomes the
 step list while the rollback runs, and ends saying separately whether the rollback is done and
-whether the service is healthy, with how to get the abandoned work back.
+whether the service is healthy, what was kept and where, and what to do next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from actions.policy import DEFAULT_POLICY
 from actions.rollback_plan import RollbackPlan
 from bot.config import SlackConfig
-from bot.flows.rollback import EXPLICIT, Proposal, needs_confirmation
-from bot.flows.rollback_run import Progress, StepState
+from bot.flows.rollback import Proposal, needs_confirmation
+from bot.flows.rollback_run import Progress
 from bot.ids import ActionId, BlockId
 from bot.views.blocks import (
     Message,
@@ -28,68 +27,65 @@ from bot.views.blocks import (
     message,
     section,
 )
-from store import Incident, Plan, PlanState
+from bot.views.incident import (
+    approver,
+    card_foot,
+    incident_summary,
+    incident_title,
+    person,
+    plural,
+    short,
+    step_lines,
+    stopped_blocks,
+)
+from store import CheckpointRecord, Incident, Plan, PlanState
 
 COMMITS_SHOWN = 15
 PATHS_SHOWN = 10
-_MARKS = {
-    "done": ":white_check_mark:",
-    "running": ":hourglass_flowing_sand:",
-    "pending": ":white_small_square:",
-    "failed": ":x:",
-}
+# git status's two-letter codes, as the team says them.
+_CHANGE_WORDS = (
+    ("?", "new"),
+    ("U", "conflicted"),
+    ("D", "deleted"),
+    ("A", "added"),
+    ("R", "renamed"),
+)
 
 
-def _short(sha: str | None) -> str:
-    return f"`{sha[:10]}`" if sha else "_none_"
+def _change(line: str) -> str:
+    """' M docs/x.md' -> 'changed docs/x.md'; '?? server/wip.ts' -> 'new server/wip.ts'."""
+    code, path = line[:2], line[3:] if len(line) > 3 else line
+    word = next((said for letter, said in _CHANGE_WORDS if letter in code), "changed")
+    return f"{word} {escape(path)}"
 
 
-def incident_title(incident: Incident) -> str:
-    if incident.scenario == EXPLICIT:
-        return f"Incident #{incident.id}: rollback requested"
-    scenario = DEFAULT_POLICY.scenarios.get(incident.scenario)
-    return f"Incident #{incident.id}: {scenario.title if scenario else incident.scenario}"
-
-
-def incident_summary(incident: Incident) -> dict[str, Any]:
-    decision = incident.decision
-    lines = []
-    if incident.scenario != EXPLICIT:
-        level = decision.get("level")
-        severity = f"{incident.severity} ({level})" if level else (incident.severity or "?")
-        lines.append(f"*Scenario*: {escape(incident.scenario)} · *Severity*: {severity}")
-    if incident.trigger:
-        lines.append(f"*Trigger*: {escape(incident.trigger)}")
-    lines.append(f"*Reported by* {mention(incident.requester)}")
-    if decision.get("rule"):
-        lines.append(
-            f"*Rule fired*: `{escape(str(decision['rule']))}`: "
-            f"{escape(str(decision.get('rule_text', '')))}"
-        )
-    return section("\n".join(lines), BlockId.INCIDENT_SUMMARY)
-
-
-def _plan_lines(plan: RollbackPlan, record: Plan | None) -> str:
-    kind = "checkpoint" if plan.target_is_checkpoint else "not a checkpoint"
-    remote = f"{escape(plan.remote)}/{escape(plan.branch)}"
+def _plan_lines(plan: RollbackPlan, forced: CheckpointRecord | None) -> str:
+    kind = "a checkpoint" if plan.target_is_checkpoint else "not a checkpoint"
+    same = plan.remote_head == plan.head_sha
+    remote = "the same" if same else f"at {short(plan.remote_head)}"
     lines = [
-        f"*Rollback plan*{f' #{record.id}' if record else ''}",
-        f"• *Target*: `{escape(plan.target_ref)}` {_short(plan.target_sha)} ({kind})",
-        f"• *HEAD*: {_short(plan.head_sha)} on `{escape(plan.branch)}`",
-        f"• *Remote head* ({remote}): {_short(plan.remote_head)}",
-        f"• *Backup branch*: `{escape(plan.backup_branch)}`, pushed before anything is reset",
+        f"• *Back to*: `{escape(plan.target_ref)}` {short(plan.target_sha)} ({kind})",
+        f"• *Now*: {short(plan.head_sha)} on `{escape(plan.branch)}`; {escape(plan.remote)} has "
+        f"{remote}",
+        f"• *Backup*: everything that leaves goes to `{escape(plan.backup_branch)}` first, "
+        f"pushed to {escape(plan.remote)}",
     ]
+    if forced is not None and forced.forced_by:
+        lines.append(
+            f":warning: This checkpoint was forced past a failing checklist by "
+            f"{mention(forced.forced_by)}; it may not have been healthy."
+        )
     if plan.dirty_paths:
-        shown = "\n".join(escape(path) for path in plan.dirty_paths[:PATHS_SHOWN])
+        shown = "\n".join(_change(path) for path in plan.dirty_paths[:PATHS_SHOWN])
         more = len(plan.dirty_paths) - PATHS_SHOWN
         if more > 0:
             shown += f"\n…and {more} more"
         lines.append(
-            f"• *Uncommitted and untracked*: {len(plan.dirty_paths)} path(s), snapshotted onto "
-            f"the backup branch\n```{shown}```"
+            f"• *Uncommitted work*: {plural(len(plan.dirty_paths), 'file')}, kept on the "
+            f"backup\n```{shown}```"
         )
     else:
-        lines.append("• *Working tree*: clean")
+        lines.append("• *Uncommitted work*: none")
     return "\n".join(lines)
 
 
@@ -97,26 +93,25 @@ def _commit_lines(plan: RollbackPlan) -> str:
     if not plan.discarded_count:
         return "*No commits leave the branch.*"
     lines = [
-        f"• `{commit.sha[:7]}` {escape(commit.subject[:80])} ({escape(commit.author)})"
+        f"• {short(commit.sha)} {escape(commit.subject[:80])} · {person(commit.author)}"
         for commit in plan.discarded[:COMMITS_SHOWN]
     ]
     more = plan.discarded_count - len(lines)
     if more > 0:
         lines.append(f"…and {more} more")
-    return (
-        f"*{plan.discarded_count} commit(s) leave the branch* (all kept on the backup branch)\n"
-        + "\n".join(lines)
-    )
+    leaving = plural(plan.discarded_count, "commit")
+    verb = "leaves" if plan.discarded_count == 1 else "leave"
+    return f"*{leaving} {verb} the branch* (kept on the backup)\n" + "\n".join(lines)
 
 
 def _warnings(plan: RollbackPlan) -> list[str]:
     warnings = [f":warning: {escape(reason)}." for reason in needs_confirmation(plan)]
     if plan.migrations_crossed:
         names = ", ".join(f"`{escape(name)}`" for name in plan.migrations_crossed[:10])
+        count = plural(len(plan.migrations_crossed), "schema migration")
         warnings.append(
-            f":warning: The rollback crosses {len(plan.migrations_crossed)} schema "
-            f"migration(s): {names}. The plan has no database step; approving means waiving "
-            "it (the database keeps the newer schema)."
+            f":warning: This goes back past {count}: {names}. The plan has no database step: "
+            "approving leaves the database at the newer schema."
         )
     return warnings
 
@@ -124,8 +119,11 @@ def _warnings(plan: RollbackPlan) -> list[str]:
 def _decision_buttons(plan: RollbackPlan, record: Plan) -> dict[str, Any]:
     value = {"plan": record.id, "fp": record.fingerprint[:16]}
     reasons = needs_confirmation(plan)
-    target = f"{plan.target_ref} ({plan.target_sha[:10]})"
-    leaving = f"{plan.discarded_count} commit(s) leave the branch; all go to {plan.backup_branch}."
+    target = f"{plan.target_ref} ({plan.target_sha[:7]})"
+    leaving = (
+        f"{plural(plan.discarded_count, 'commit')} and any uncommitted work go to "
+        f"{plan.backup_branch} first."
+    )
     if reasons or plan.migrations_crossed:
         approve = button(
             "Approve anyway",
@@ -136,7 +134,7 @@ def _decision_buttons(plan: RollbackPlan, record: Plan) -> dict[str, Any]:
                 "Roll back past the warnings?",
                 f"Reset to {target} although: "
                 + "; ".join(
-                    [*reasons, *(["migrations are crossed"] * bool(plan.migrations_crossed))]
+                    [*reasons, *(["the database stays ahead"] * bool(plan.migrations_crossed))]
                 )
                 + f". {leaving}",
                 "Approve anyway",
@@ -150,7 +148,14 @@ def _decision_buttons(plan: RollbackPlan, record: Plan) -> dict[str, Any]:
             style="primary",
             confirm=confirm("Roll back now?", f"Reset to {target}. {leaving}", "Roll back"),
         )
-    reject = button("Reject", ActionId.ROLLBACK_REJECT, value)
+    reject = button(
+        "Reject",
+        ActionId.ROLLBACK_REJECT,
+        value,
+        confirm=confirm(
+            "Reject the rollback?", f"Nothing is reset; the plan to {target} closes.", "Reject"
+        ),
+    )
     return {
         "type": "actions",
         "block_id": BlockId.INCIDENT_ACTIONS.value,
@@ -159,12 +164,10 @@ def _decision_buttons(plan: RollbackPlan, record: Plan) -> dict[str, Any]:
 
 
 def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
-    """The incident as opened: what happened, the rule that fired, the plan and its buttons."""
+    """The incident as opened: what happened, why, the plan and its buttons."""
     incident, plan, record, note = proposal.incident, proposal.plan, proposal.record, proposal.note
-    orchestrators, requester_can_approve = slack.orchestrators, slack.requester_can_approve
     blocks: list[dict[str, Any]] = [header(incident_title(incident)), incident_summary(incident)]
-    who = mention_orchestrators(orchestrators)
-    action = incident.decision.get("action")
+    who = mention_orchestrators(slack.orchestrators)
     if plan is None or record is None:
         blocks.append(
             section(
@@ -172,9 +175,9 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
                 f"severity with `/severity &lt;1-5&gt; {incident.id}` if it gets worse."
             )
         )
-        blocks.append(context(f"{who} for your information."))
+        blocks.append(context(f"{who} for your information. {card_foot(incident, None)}"))
         return message(f"{incident_title(incident)}: fix forward", blocks)
-    if action == "fix_window_then_rollback":
+    if incident.decision.get("action") == "fix_window_then_rollback":
         window = incident.decision.get("fix_window_min")
         blocks.append(
             section(
@@ -184,15 +187,15 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
         )
     if note:
         blocks.append(context(escape(note)))
-    blocks.append(section(_plan_lines(plan, record), BlockId.INCIDENT_PLAN))
+    blocks.append(section(_plan_lines(plan, proposal.target_checkpoint), BlockId.INCIDENT_PLAN))
     blocks.append(section(_commit_lines(plan)))
     blocks.extend(section(warning) for warning in _warnings(plan))
     blocks.append(_decision_buttons(plan, record))
-    rule = "" if requester_can_approve else " The requester cannot approve their own request."
+    own = "" if slack.requester_can_approve else "; whoever asked cannot approve their own"
     blocks.append(
         context(
-            f"{who}: your approval is needed. Only orchestrators can approve or reject.{rule} "
-            f"Expires {record.expires_at:%H:%M} UTC. Plan fingerprint `{record.fingerprint[:12]}`."
+            f"{who}: your decision is needed (orchestrators only{own}). Expires "
+            f"{record.expires_at:%H:%M} UTC. {card_foot(incident, record)}"
         )
     )
     return message(
@@ -200,50 +203,54 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
     )
 
 
-def step_lines(steps: Sequence[StepState]) -> str:
-    lines = []
-    for step in steps:
-        note = f": {escape(step.note)}" if step.note else ""
-        lines.append(f"{_MARKS[step.status]} {escape(step.title)}{note}")
-    return "\n".join(lines)
-
-
-def _restore(plan: RollbackPlan, incident: Incident) -> str:
-    backup = escape(plan.backup_branch)
-    remote = escape(plan.remote)
-    return (
-        f"*Nothing is lost.* The abandoned commits and the uncommitted work are on `{backup}` "
-        f"(also on {remote}).\nLook at them: `git fetch {remote} {backup} &amp;&amp; "
-        f"git log --stat {remote}/{backup}`\nBring commits back: "
-        f"`/rollback cherry-pick {incident.id} &lt;sha&gt;…` (orchestrator-approved) or "
-        "`git cherry-pick -x &lt;sha&gt;`"
+def _kept(plan: RollbackPlan, record: Plan, incident: Incident) -> str:
+    """What the rollback kept, and where, and what it did not roll back (when it did not)."""
+    backup, remote = escape(plan.backup_branch), escape(plan.remote)
+    waived = record.waived and plan.migrations_crossed
+    head = (
+        f"*Kept*: the commits that left and the uncommitted work, on `{backup}` (also on {remote})."
+        if waived
+        else f"*Nothing is lost.* The commits that left and the uncommitted work are on "
+        f"`{backup}` (also on {remote})."
     )
+    lines = [
+        head,
+        f"See them: `git fetch {remote} {backup} &amp;&amp; git log --stat {remote}/{backup}`",
+        f"Bring commits back: `/rollback cherry-pick {incident.id} &lt;commit&gt;…` "
+        "(orchestrator-approved) or `git cherry-pick -x &lt;commit&gt;`",
+    ]
+    if waived:
+        count = plural(len(plan.migrations_crossed), "migration")
+        lines.insert(
+            1,
+            f":warning: *The database stays ahead*: its schema is {count} newer than "
+            f"`{escape(plan.target_ref)}`, the code's; the database step was waived on approval.",
+        )
+    return "\n".join(lines)
 
 
 def _outcome_lines(plan: RollbackPlan, progress: Progress) -> str:
     facts = progress.facts
-    branch = f"`{escape(plan.branch)}`"
     done = (
-        f":rewind: *Rollback done*: {branch} and `{escape(plan.remote)}` are at "
-        f"`{escape(plan.target_ref)}` {_short(plan.target_sha)}. "
-        f"{escape(str(facts.get('push', '')))}"
+        f":rewind: *Rollback done*: `{escape(plan.branch)}` is at `{escape(plan.target_ref)}` "
+        f"{short(plan.target_sha)}; {escape(str(facts.get('push', '')))}."
     )
-    failing = [escape(str(name)) for name in facts.get("failing", [])]
     if progress.healthy:
-        health = (
-            f":large_green_circle: *Service healthy*: all {facts.get('checks', '')} checks pass."
-        )
-    else:
-        health = f":red_circle: *Service NOT healthy*: failing {', '.join(failing) or 'checks'}."
-    return f"{done}\n{health}"
+        checks = plural(int(facts.get("checks") or 0), "check")
+        return f"{done}\n:large_green_circle: *Service healthy*: all {checks} pass."
+    failing = ", ".join(f"“{escape(str(name))}”" for name in facts.get("failing", []))
+    return (
+        f"{done}\n:red_circle: *Service NOT healthy*: failing {failing or 'checks'}.\n"
+        "*Next*: `/rollback validate` shows what fails now; `/rollback to &lt;older "
+        "checkpoint&gt;` goes further back, or fix forward from here."
+    )
 
 
 def build_rollback_progress_view(
-    *, incident: Incident, plan: RollbackPlan, progress: Progress, orchestrators: Sequence[str]
+    *, incident: Incident, plan: RollbackPlan, progress: Progress, orchestrators: Any
 ) -> Message:
     """The card while steps run, when it ends, and when it stops (with Resume / Abort)."""
     record = progress.plan
-    approved = f"Approved by {mention(record.approved_by)}" if record.approved_by else ""
     if progress.finished:
         state = "rolled back"
     elif progress.stopped_at:
@@ -252,10 +259,10 @@ def build_rollback_progress_view(
         state = "rolling back"
     blocks: list[dict[str, Any]] = [
         header(f"Incident #{incident.id}: {state}"),
-        incident_summary(incident),
+        incident_summary(incident, approved_by=approver(record)),
         section(
-            f"*Rollback* to `{escape(plan.target_ref)}` {_short(plan.target_sha)} from "
-            f"{_short(plan.head_sha)}. {approved}\n{step_lines(progress.steps)}",
+            f"*Rollback* to `{escape(plan.target_ref)}` {short(plan.target_sha)} from "
+            f"{short(plan.head_sha)}\n{step_lines(progress.steps)}",
             BlockId.ROLLBACK_STEPS,
         ),
     ]
@@ -267,52 +274,12 @@ def build_rollback_progress_view(
     if progress.stopped_at:
         blocks.extend(stopped_blocks(incident, record, progress, orchestrators))
     if progress.facts.get("backup_pushed") or progress.finished:
-        blocks.append(section(_restore(plan, incident), BlockId.ROLLBACK_RESTORE))
+        blocks.append(section(_kept(plan, record, incident), BlockId.ROLLBACK_RESTORE))
+    blocks.append(context(card_foot(incident, record)))
     text = f"Incident #{incident.id}: {state}"
     if progress.finished:
         text += ", service " + ("healthy" if progress.healthy else "NOT healthy")
     return message(text, blocks)
-
-
-def stopped_blocks(
-    incident: Incident, record: Plan, progress: Progress, orchestrators: Sequence[str]
-) -> list[dict[str, Any]]:
-    value = {"plan": record.id, "attempt": record.attempt}
-    resume = button(
-        "Resume",
-        ActionId.ROLLBACK_RESUME,
-        value,
-        style="primary",
-        confirm=confirm(
-            "Resume the rollback?",
-            f"Go on from step “{progress.stopped_at}”. Steps already done are not repeated.",
-            "Resume",
-        ),
-    )
-    abort = button(
-        "Abort",
-        ActionId.ROLLBACK_ABORT,
-        value,
-        style="danger",
-        confirm=confirm(
-            "Abort the rollback?",
-            "Stop here and release the lock. The repository stays as it is now; the backup "
-            "branch, if made, keeps everything.",
-            "Abort",
-        ),
-    )
-    return [
-        section(
-            f":octagonal_sign: *Stopped at “{escape(str(progress.stopped_at))}”*: "
-            f"{escape(progress.error or 'unknown reason')}"
-        ),
-        {
-            "type": "actions",
-            "block_id": BlockId.INCIDENT_ACTIONS.value,
-            "elements": [resume, abort],
-        },
-        context(f"{mention_orchestrators(orchestrators)}: choose Resume or Abort."),
-    ]
 
 
 def build_plan_closed_view(
@@ -330,11 +297,12 @@ def build_plan_closed_view(
     target = f" to `{escape(plan.target_ref)}`" if plan else ""
     blocks = [
         header(incident_title(incident)),
-        incident_summary(incident),
+        incident_summary(incident, approved_by=approver(record)),
         section(f"{marks.get(record.state, ':information_source:')} Rollback{target}: {why}"),
     ]
     if plan is not None and record.state is PlanState.ABORTED and _backup_made(record.result):
-        blocks.append(section(_restore(plan, incident), BlockId.ROLLBACK_RESTORE))
+        blocks.append(section(_kept(plan, record, incident), BlockId.ROLLBACK_RESTORE))
+    blocks.append(context(card_foot(incident, record)))
     return message(f"{incident_title(incident)}: rollback {record.state.value}", blocks)
 
 

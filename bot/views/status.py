@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.flows.status import StatusReport
 from bot.ids import BlockId
 from bot.views.blocks import Message, age, escape, header, mention, message, section
-from store import Incident
+from bot.views.checkpoint import forced_mark
+from store import Incident, Lock
 
 
 def _short(sha: str | None) -> str:
-    return sha[:10] if sha else "unknown"
+    return sha[:7] if sha else "unknown"
 
 
 def build_status_view(report: StatusReport) -> Message:
@@ -51,11 +53,7 @@ def build_status_view(report: StatusReport) -> Message:
     blocks.append(section(_checkpoint_lines(report), BlockId.STATUS_CHECKPOINTS))
     blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
     if report.locks:
-        held = [
-            f"• {escape(lock.reason)}, held by {mention(lock.owner)} "
-            f"since {age(lock.acquired_at, report.now)}"
-            for lock in report.locks
-        ]
+        held = [_lock_line(lock, report.now) for lock in report.locks]
         blocks.append(section("*Locks*\n" + "\n".join(held)))
     if warnings:
         blocks.append(
@@ -69,11 +67,19 @@ def build_status_view(report: StatusReport) -> Message:
     return message(text, blocks)
 
 
+def _lock_line(lock: Lock, now: datetime) -> str:
+    since = age(lock.acquired_at, now)
+    if lock.owner.startswith("rollback:"):  # a rollback's own lock: its reason names it
+        return f"• {escape(lock.reason)}, under way since {since}"
+    return f"• {escape(lock.reason)}, held by {mention(lock.owner)} since {since}"
+
+
 def _checkpoint_lines(report: StatusReport) -> str:
     if report.repo is None or not report.repo.checkpoints:
         return "*Last checkpoints*: none yet"
     lines = [
         f"• `{escape(tag.name)}` at `{_short(tag.commit)}`, {age(tag.created_at, report.now)}"
+        + forced_mark(report.checkpoints.get(tag.name))
         for tag in report.repo.checkpoints
     ]
     return "*Last checkpoints*\n" + "\n".join(lines)
@@ -82,17 +88,24 @@ def _checkpoint_lines(report: StatusReport) -> str:
 def _incident_lines(report: StatusReport) -> str:
     if not report.open_incidents:
         return "*Open incidents*: none"
-    lines = [
-        f"• #{incident.id} {incident.scenario}"
-        + (f" (severity {incident.severity})" if incident.severity else "")
-        + f", {incident.state.value.replace('_', ' ')}, by {mention(incident.requester)},"
-        f" {age(incident.created_at, report.now)}" + _rollback_facts(incident)
-        for incident in report.open_incidents[:20]
-    ]
+    lines = [_incident_line(incident, report) for incident in report.open_incidents[:20]]
     more = len(report.open_incidents) - 20
     if more > 0:
         lines.append(f"…and {more} more")
     return "*Open incidents*\n" + "\n".join(lines)
+
+
+def _incident_line(incident: Incident, report: StatusReport) -> str:
+    severity = f" (severity {incident.severity})" if incident.severity else ""
+    state = incident.state.value.replace("_", " ")
+    who = f"asked by {mention(incident.requester)}"
+    approved = report.approvers.get(incident.id)
+    if approved:
+        who += f", approved by {mention(approved)}"
+    return (
+        f"• #{incident.id} {escape(incident.scenario)}{severity}, {state}, {who}, "
+        f"{age(incident.created_at, report.now)}{_rollback_facts(incident)}"
+    )
 
 
 def _rollback_facts(incident: Incident) -> str:

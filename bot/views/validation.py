@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from actions.checks.result import CheckResult
-from bot.views.blocks import Message, context, escape, header, message, section
+from bot.views.blocks import Message, context, escape, header, mention, message, section
 
 DETAIL_LINES = 6
 DETAIL_CHARS = 300
@@ -15,7 +15,15 @@ DETAIL_CHARS = 300
 def _line(result: CheckResult) -> str:
     mark = ":white_check_mark:" if result.ok else ":x:"
     why = "" if result.ok else f": {escape(result.reason)}"
-    return f"{mark} *{escape(result.name)}*{why} ({result.duration_s:.2f} s)"
+    took = f"{result.duration_s:.2f} s"
+    # A check that failed on time already says how long it took ("2.50 s, over the 2 s limit").
+    timing = "" if took in why else f" ({took})"
+    return f"{mark} *{escape(result.name)}*{why}{timing}"
+
+
+def _quoted(names: Sequence[str]) -> str:
+    # Quoted, since a name may hold commas ("login, inbox, new deal, search" is one flow).
+    return ", ".join(f"“{escape(name)}”" for name in names)
 
 
 def _details(result: CheckResult) -> str:
@@ -37,9 +45,8 @@ def _verdict(results: Sequence[CheckResult], pending: int, duration_s: float | N
         return ":warning: *No checks are configured.*"
     if not failing:
         return f":large_green_circle: *Healthy*: all {len(results)} checks passed{took}."
-    names = ", ".join(escape(name) for name in failing)
     count = f"{len(failing)} of {len(results)} checks failed"
-    return f":red_circle: *Not healthy*: {count}{took}: {names}."
+    return f":red_circle: *Not healthy*: {count}{took}: {_quoted(failing)}."
 
 
 def build_checklist_view(
@@ -49,8 +56,12 @@ def build_checklist_view(
     duration_s: float | None = None,
     requested_by: str | None = None,
     diagnostics: Sequence[CheckResult] = (),
+    next_step: bool = False,
 ) -> Message:
-    """The checklist so far: verdict line, passed and failed checks, then what is still running."""
+    """The checklist so far: verdict line, passed and failed checks, then what is still running.
+
+    ``next_step`` adds, to a failing checklist, how to open the incident it calls for.
+    """
     lines = [_line(result) for result in results]
     lines += [f":hourglass: {escape(name)}" for name in pending]
     blocks: list[dict[str, Any]] = [
@@ -66,9 +77,11 @@ def build_checklist_view(
         for diagnostic in diagnostics:
             if diagnostic.details:
                 blocks.append(section(f"*{escape(diagnostic.name)}*\n{_details(diagnostic)}"))
-    if requested_by:
-        blocks.append(context(f"Requested by <@{requested_by}>"))
     failing = [r.name for r in results if not r.ok]
+    if next_step and failing and not pending:
+        blocks.append(context(_open_an_incident(results)))
+    if requested_by:
+        blocks.append(context(f"Asked by {mention(requested_by)}"))
     text = "Validation: " + (
         "running" if pending else "failing: " + ", ".join(failing) if failing else "healthy"
     )
@@ -90,14 +103,17 @@ def build_verdict_change_view(
         return message("Continuous validation: the service is healthy again.", blocks)
     failing = [r for r in results if not r.ok]
     said = "Continuous validation: the service is failing: " + ", ".join(r.name for r in failing)
-    blocks.append(
-        context(
-            f"Open an incident: `/rollback scenario {suggest_scenario(failing)} [severity] "
-            "&lt;what broke&gt;`, or `/rollback blocker &lt;text&gt;` to let the orchestrator "
-            "rate it."
-        )
-    )
+    blocks.append(context(_open_an_incident(results)))
     return message(said, blocks)
+
+
+def _open_an_incident(results: Sequence[CheckResult]) -> str:
+    failing = [r for r in results if not r.ok]
+    return (
+        f"*Next*: open an incident with `/rollback scenario {suggest_scenario(failing)} "
+        "[severity] &lt;what broke&gt;`, or `/rollback blocker &lt;text&gt;` to let the "
+        "orchestrator rate it."
+    )
 
 
 def suggest_scenario(failing: Sequence[CheckResult]) -> str:

@@ -10,7 +10,7 @@ import copy
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,6 +86,9 @@ class WorkspaceState:
     faults: list[Fault] = field(default_factory=list)
     open_dms: set[str] = field(default_factory=set)
     ts_clock: TsClock = field(default_factory=TsClock)
+    #: Seconds on a monotonic scale, for what expires (triggers, response URLs); tests pass
+    #: their own to age them without sleeping.
+    clock: Callable[[], float] = time.monotonic
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -171,7 +174,7 @@ class WorkspaceState:
 
     def issue_trigger(self) -> str:
         trigger_id = new_trigger_id()
-        self.triggers[trigger_id] = time.monotonic()
+        self.triggers[trigger_id] = self.clock()
         return trigger_id
 
     def exchange_trigger(self, trigger_id: str) -> None:
@@ -182,20 +185,20 @@ class WorkspaceState:
         if issued is None:
             raise ApiError("invalid_trigger_id")
         self.exchanged_triggers.add(trigger_id)
-        if time.monotonic() - issued > self.trigger_ttl_s:
+        if self.clock() - issued > self.trigger_ttl_s:
             raise ApiError("expired_trigger_id")
 
     def issue_response_target(self, channel: str, user: str, message_ts: str | None) -> str:
         url_id = secrets.token_urlsafe(18)
         self.response_targets[url_id] = ResponseTarget(
-            channel=channel, user=user, message_ts=message_ts, created=time.monotonic()
+            channel=channel, user=user, message_ts=message_ts, created=self.clock()
         )
         return url_id
 
     def spend_response_target(self, url_id: str) -> ResponseTarget:
         """Look up a response_url and count one use: Slack allows five within 30 minutes."""
         target = self.response_targets.get(url_id)
-        if target is None or time.monotonic() - target.created > self.response_url_ttl_s:
+        if target is None or self.clock() - target.created > self.response_url_ttl_s:
             raise ApiError("expired_url")
         if target.uses >= self.response_url_max_uses:
             raise ApiError("used_url")

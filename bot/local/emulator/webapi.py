@@ -51,6 +51,7 @@ class SlackEmulator:
         response_url_max_uses: int = 5,
         response_url_ttl_s: float = 30 * 60,
         app_token: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Socket Mode is off unless an app-level token is given: apps.connections.open needs it.
         self._app_token = app_token
@@ -72,6 +73,7 @@ class SlackEmulator:
             trigger_ttl_s=trigger_ttl_s,
             response_url_max_uses=response_url_max_uses,
             response_url_ttl_s=response_url_ttl_s,
+            clock=clock,
         )
         # One re-entrant lock for all state, so a wait_for predicate may call the query methods.
         self._cond = threading.Condition(threading.RLock())
@@ -229,8 +231,7 @@ class SlackEmulator:
             self._state.faults.append(Fault(method, None, times, delay_s=seconds))
 
     def heal(self) -> None:
-        """Forget every fault set with refuse, fail_http or slow."""
-        with self._cond:
+        with self._cond:  # forget every fault set with refuse, fail_http or slow
             self._state.faults.clear()
 
     # -- waiting --------------------------------------------------------------------------------
