@@ -115,9 +115,18 @@ def test_run_checklist_calls_on_result_once_per_check(release: threading.Event) 
         assert seen[:5] == ["c0", "c1", "c2", "c3", "c4"]  # as each finished
     release.set()
     assert finished.wait(5)
-    time.sleep(0.1)  # let the late worker reach the point where it would have called on_result
+    _join_workers()  # the late worker is done, including where it would call on_result
     with lock:
         assert len(seen) == 6
+
+
+def _join_workers(timeout_s: float = 5.0) -> None:
+    """Wait until every checklist worker thread has exited: the event "nothing more will
+    happen", instead of a sleep that hopes so."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("checklist-"):
+            thread.join(timeout_s)
+            assert not thread.is_alive(), f"{thread.name} still running"
 
 
 def test_run_checklist_survives_a_failing_on_result() -> None:
@@ -158,7 +167,7 @@ def test_run_checklist_queued_checks_past_the_timeout_never_start(
     checks = [Check(f"c{n}", "test", tracked(f"c{n}")) for n in range(3)]
     result = run_checklist(checks, timeout_s=0.3, max_workers=1)
     release.set()
-    time.sleep(0.2)  # time enough for the freed worker to (wrongly) pick up the next check
+    _join_workers()  # the freed worker has ended: it had its chance to (wrongly) go on
     assert [r.reason for r in result.results] == ["did not finish within 0.3 s"] * 3
     assert started == ["c0"]
 

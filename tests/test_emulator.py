@@ -232,10 +232,11 @@ def test_views_open_reused_trigger_is_exchanged_trigger_id(
 
 
 def test_views_open_stale_trigger_is_expired_trigger_id() -> None:
-    with SlackEmulator(trigger_ttl_s=0.05) as emu:
+    now = [1000.0]
+    with SlackEmulator(trigger_ttl_s=3.0, clock=lambda: now[0]) as emu:
         web = WebClient(token=emu.bot_token, base_url=emu.api_url, timeout=5)
         trigger_id = emu.new_trigger_id()
-        time.sleep(0.1)
+        now[0] += 3.5  # past Slack's three seconds
         assert api_error(web.views_open, trigger_id=trigger_id, view=MODAL) == "expired_trigger_id"
 
 
