@@ -28,7 +28,7 @@ from tests.test_rollback_flow import CHANNEL, button, card_with
 ENGINEER, ORCHESTRATOR = "U0ENG", "U0ORCH"
 ORCHESTRATOR_DM = "D0ORCH"  # the emulator's DM with U0ORCH
 APPROVE = "rollback_approve_anyway"  # the sandbox's history crosses a schema migration
-RUN_TIMEOUT_S = 90
+RUN_TIMEOUT_S = 40  # a rollback takes seconds; two waits stay inside the 120 s test timeout
 
 
 @pytest.fixture

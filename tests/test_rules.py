@@ -101,7 +101,7 @@ def test_approval_just_before_the_expiry_runs(sandbox: Sandbox) -> None:
             local.emulator,
             "done",
             lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text,
-            90,
+            40,
         )
 
 
@@ -120,7 +120,7 @@ def test_requester_may_approve_their_own_rollback_when_the_config_allows_it(
             local.emulator,
             "done",
             lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text,
-            90,
+            40,
         )
         (incident,) = local.store.list_incidents(states=list(IncidentState))
         (plan,) = local.store.plans_of(incident.id)
@@ -152,7 +152,7 @@ def test_only_an_orchestrator_may_resume_or_abort_a_stopped_rollback(
             local.emulator,
             "stopped",
             lambda e: "stopped" in (e.message(CHANNEL, card.ts) or card).text,
-            90,
+            40,
         )
         hook.unlink()
         local.deps.work.wait_idle(30)
