@@ -96,23 +96,19 @@ def _incident_lines(report: StatusReport) -> str:
 
 
 def _incident_line(incident: Incident, report: StatusReport) -> str:
+    """'#1 critical (severity 5), rolled back to 95bdf47; asked by @U0ENG, approved by @U0ORCH,
+    12 min ago; work kept on phase2-broken-…; service healthy'."""
     severity = f" (severity {incident.severity})" if incident.severity else ""
     state = incident.state.value.replace("_", " ")
+    if incident.to_sha:
+        state += f" to `{_short(incident.to_sha)}`"
     who = f"asked by {mention(incident.requester)}"
     approved = report.approvers.get(incident.id)
     if approved:
         who += f", approved by {mention(approved)}"
-    return (
-        f"• #{incident.id} {escape(incident.scenario)}{severity}, {state}, {who}, "
-        f"{age(incident.created_at, report.now)}{_rollback_facts(incident)}"
-    )
-
-
-def _rollback_facts(incident: Incident) -> str:
-    if not incident.backup_branch:
-        return ""
-    to = f" to `{_short(incident.to_sha)}`" if incident.to_sha else ""
-    health = ""
+    facts = [f"{who}, {age(incident.created_at, report.now)}"]
+    if incident.backup_branch:
+        facts.append(f"work kept on `{escape(incident.backup_branch)}`")
     if incident.healthy is not None:
-        health = ", service healthy" if incident.healthy else ", service NOT healthy"
-    return f"{to}, work kept on `{escape(incident.backup_branch)}`{health}"
+        facts.append("service healthy" if incident.healthy else "service NOT healthy")
+    return f"• #{incident.id} {escape(incident.scenario)}{severity}, {state}; " + "; ".join(facts)
