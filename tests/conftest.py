@@ -7,9 +7,11 @@ import pytest
 
 from bot.config import Config, load_config
 from bot.deps import Deps
+from bot.local.demo.sandbox import Sandbox, build_sandbox, start_service, stop_service
 from bot.settings import Secret, Settings, SlackSettings
 from store import SqliteStore
 from tests.gitrepo import BRANCH, PhaseRepo, make_phase_repo
+from tests.servehelp import free_port
 
 # One real PostgreSQL for the whole session, started on first use (tests/pgserver.py).
 from tests.pgserver import pg_server_fixture as pg_server_fixture  # isort: skip
@@ -76,6 +78,18 @@ def config_path(tmp_path: Path, phase_repo: PhaseRepo) -> Path:
 @pytest.fixture
 def config(config_path: Path) -> Config:
     return load_config(config_path)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """The demo sandbox with its service running: a real repository with a phase history, its
+    bare origin, the demo service and a config."""
+    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
+    start_service(sb)
+    try:
+        yield sb
+    finally:
+        stop_service(sb)
 
 
 @pytest.fixture

@@ -8,35 +8,21 @@ said twice; a next step on every failure; and the ids only a machine reads kept 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.config import load_config
-from bot.local.demo.sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
+from bot.local.demo.sandbox import TAG_T8, Sandbox
 from bot.local.emulator import Message
 from bot.local.loopback import LocalSlack
 from bot.views.blocks import unescape
 from store import IncidentState
 from tests.gitrepo import git
-from tests.servehelp import bot_env, free_port, run_cli
+from tests.servehelp import bot_env, run_cli
 from tests.test_edge_delivery import _click, _wait
 from tests.test_rollback_flow import CHANNEL, card_with
 
 ENGINEER, ORCHESTRATOR = "U0ENG", "U0ORCH"
 APPROVE = "rollback_approve_anyway"
 RUN_S = 40
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
-    start_service(sb)
-    try:
-        yield sb
-    finally:
-        stop_service(sb)
 
 
 def _local(sandbox: Sandbox) -> LocalSlack:

@@ -10,35 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.config import load_config
-from bot.local.demo.sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
+from bot.local.demo.sandbox import TAG_T8, Sandbox
 from bot.local.emulator import Message, SlackEmulator
 from bot.local.loopback import LocalSlack
 from bot.views.blocks import unescape
 from store import IncidentState, PlanState
 from tests.gitrepo import git
-from tests.servehelp import free_port
 from tests.test_rollback_flow import CHANNEL, button, card_with
 
 ENGINEER, ORCHESTRATOR = "U0ENG", "U0ORCH"
 ORCHESTRATOR_DM = "D0ORCH"  # the emulator's DM with U0ORCH
 APPROVE = "rollback_approve_anyway"  # the sandbox's history crosses a schema migration
 RUN_TIMEOUT_S = 40  # a rollback takes seconds; two waits stay inside the 120 s test timeout
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
-    start_service(sb)
-    try:
-        yield sb
-    finally:
-        stop_service(sb)
 
 
 def _set_slack_key(sandbox: Sandbox, line: str) -> None:

@@ -8,33 +8,22 @@ is pushed, with a card that says exactly which step stopped and why.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.config import load_config
-from bot.local.demo.sandbox import Sandbox, build_sandbox, start_service, stop_service
+from bot.local.demo.sandbox import Sandbox
 from bot.local.loopback import LocalSlack
 from bot.views.blocks import unescape
 from store import IncidentState, PlanState
 from tests.gitrepo import git
-from tests.servehelp import free_port
 from tests.test_edge_delivery import _click, _wait
 from tests.test_rollback_flow import CHANNEL, card_with
 
 ENGINEER, ORCHESTRATOR = "U0ENG", "U0ORCH"
 APPROVE, RESUME = "rollback_approve_anyway", "rollback_resume"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
-    start_service(sb)
-    try:
-        yield sb
-    finally:
-        stop_service(sb)
 
 
 def _refs(path: Path) -> str:

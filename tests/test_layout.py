@@ -59,4 +59,3 @@ def test_each_capability_has_its_flow_and_its_view_under_the_same_name() -> None
     for name in sorted(capabilities):
         assert (ROOT / "bot" / "flows" / f"{name}.py").exists(), name
         assert (ROOT / "bot" / "views" / f"{name}.py").exists(), name
-

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,6 @@ from bot.local.demo.sandbox import (
     TAG_T8,
     Sandbox,
     build_sandbox,
-    start_service,
-    stop_service,
 )
 from bot.local.emulator import Message, SlackEmulator
 from bot.local.loopback import LocalSlack
@@ -38,16 +35,6 @@ from tests.test_rollback_flow import BRANCH, CHANNEL, button, card_with, told
 
 ENGINEER, ORCHESTRATOR = "U0ENG", "U0ORCH"
 BRANCH_REF = f"refs/heads/{BRANCH}"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
-    start_service(sb)
-    try:
-        yield sb
-    finally:
-        stop_service(sb)
 
 
 @pytest.fixture

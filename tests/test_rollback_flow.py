@@ -4,34 +4,19 @@ repository, bare origin and service (started and stopped by its restart command)
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.config import load_config
 from bot.flows.run_steps import STEP_NAMES
-from bot.local.demo.sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
+from bot.local.demo.sandbox import TAG_T8, Sandbox
 from bot.local.emulator import Message, SlackEmulator
 from bot.local.loopback import LocalSlack
 from store import IncidentState, PlanState
 from tests.gitrepo import git
-from tests.servehelp import free_port
 
 BRANCH = "feature/phase2-module-integration"
 CHANNEL = "C0INCIDENTS"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
-    start_service(sb)
-    try:
-        yield sb
-    finally:
-        stop_service(sb)
 
 
 def card_with(emulator: SlackEmulator, words: str, timeout: float = 30) -> Message:

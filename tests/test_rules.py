@@ -19,30 +19,19 @@ import pytest
 
 from bot.config import load_config
 from bot.jobs import build_jobs, ensure_timers
-from bot.local.demo.sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
+from bot.local.demo.sandbox import TAG_T8, Sandbox
 from bot.local.loopback import LocalSlack
 from bot.scheduler import Scheduler
 from bot.views.blocks import unescape
 from store import IncidentState, PlanState
 from tests.gitrepo import git, install_hook
 from tests.httpservers import HttpService, serve
-from tests.servehelp import free_port
 from tests.test_checkpoint_flow import _config, _repo
 from tests.test_edge_delivery import _click, _wait
 from tests.test_rollback_flow import BRANCH, CHANNEL, card_with
 
 ENGINEER, ORCHESTRATOR = "U0ENG", "U0ORCH"
 APPROVE = "rollback_approve_anyway"  # the sandbox's history crosses a schema migration
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = build_sandbox(tmp_path / "sandbox", service_port=free_port())
-    start_service(sb)
-    try:
-        yield sb
-    finally:
-        stop_service(sb)
 
 
 @pytest.fixture
