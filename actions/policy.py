@@ -18,7 +18,7 @@ shadow each other. Nothing here does I/O; callers turn a Decision into a card an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
@@ -55,7 +55,7 @@ class ScenarioPolicy:
     default_severity: int
     target: Target
     database_step: bool
-    fix_window_min: int
+    fix_window_min: float
     symptoms: tuple[str, ...]
 
 
@@ -71,7 +71,7 @@ class Rule:
     action: Action
     text: str
     # Blockers have no scenario to take a window from, so their window rule carries its own.
-    fix_window_min: int | None = None
+    fix_window_min: float | None = None
 
     def matches(self, source: str, scenario: str | None, severity: int) -> bool:
         return (
@@ -93,7 +93,7 @@ class Decision:
     severity: int
     level: str
     action: Action
-    fix_window_min: int | None
+    fix_window_min: float | None
     rule: Rule
     rolls_back: bool
 
@@ -106,7 +106,7 @@ def _scenario(
     *,
     target: Target = Target.LAST_CHECKPOINT,
     database_step: bool = False,
-    fix_window_min: int = DEFAULT_FIX_WINDOW_MIN,
+    fix_window_min: float = DEFAULT_FIX_WINDOW_MIN,
 ) -> ScenarioPolicy:
     return ScenarioPolicy(name, title, severity, target, database_step, fix_window_min, symptoms)
 
@@ -161,6 +161,54 @@ DEFAULT_POLICY = Policy(
     scenarios=MappingProxyType({s.name: s for s in _DEFAULT_SCENARIOS}),
     rules=_DEFAULT_RULES,
 )
+
+
+#: The rule whose window ``[policy.fix_window_min] blocker_high`` sets.
+BLOCKER_HIGH_RULE = "blocker-high"
+
+
+def with_overrides(
+    policy: Policy,
+    *,
+    fix_window_min: Mapping[str, float] | None = None,
+    default_severity: Mapping[str, int] | None = None,
+) -> Policy:
+    """``policy`` with the config's windows and default severities; InputError names a bad key.
+
+    ``fix_window_min`` keys are scenario names, ``default`` (every scenario not named) and
+    ``blocker_high``; a window may be a fraction of a minute, so staging can shorten it.
+    """
+    windows = dict(fix_window_min or {})
+    severities = dict(default_severity or {})
+    known = set(policy.scenarios)
+    for key in sorted(set(windows) - known - {"default", "blocker_high"}):
+        raise InputError(f"`{_shown(key)}` is not a scenario, `default` or `blocker_high`.")
+    for key in sorted(set(severities) - known):
+        raise InputError(f"`{_shown(key)}` is not a scenario.")
+    for key, minutes in windows.items():
+        if isinstance(minutes, bool) or not 0 < minutes <= 24 * 60:
+            raise InputError(f"`{key}`: a fix window is more than 0 and at most 1440 minutes.")
+    for key, severity in severities.items():
+        if isinstance(severity, bool) or severity not in SEVERITIES:
+            raise InputError(f"`{key}`: a default severity is 1-5.")
+    scenarios = {}
+    for name, scenario in policy.scenarios.items():
+        # The default replaces the procedure's 30 minutes, not a scenario's own window (60 for
+        # performance), which only its own key changes.
+        own = scenario.fix_window_min != DEFAULT_FIX_WINDOW_MIN
+        window = windows.get(name, scenario.fix_window_min if own else windows.get("default"))
+        scenarios[name] = replace(
+            scenario,
+            fix_window_min=scenario.fix_window_min if window is None else window,
+            default_severity=severities.get(name, scenario.default_severity),
+        )
+    rules = tuple(
+        replace(rule, fix_window_min=windows["blocker_high"])
+        if rule.id == BLOCKER_HIGH_RULE and "blocker_high" in windows
+        else rule
+        for rule in policy.rules
+    )
+    return Policy(scenarios=MappingProxyType(scenarios), rules=rules)
 
 
 def severity_from_text(text: str) -> int:

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from actions.errors import ConfigError
 from actions.refs import is_valid_branch_name
 from bot.config.checks import parse_checks
+from bot.config.database import ENV_NAME_RE, parse_database
+from bot.config.escalation import parse_escalation
 from bot.config.model import (
     CheckpointsConfig,
     ChecksConfig,
@@ -35,6 +37,8 @@ from bot.config.model import (
     SlackConfig,
     StoreConfig,
 )
+from bot.config.policy import parse_policy
+from bot.config.principals import principals
 from bot.config.section import Section, seconds
 
 __all__ = [
@@ -56,10 +60,6 @@ __all__ = [
 _PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-# User IDs start with U or W (enterprise); user group IDs with S.
-_PRINCIPAL_RE = re.compile(r"^[UWS][A-Z0-9]{2,}$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TABLE_RE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 def load_config(path: Path) -> Config:
@@ -81,6 +81,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
     """Validate already-parsed TOML; relative paths are taken from ``base_dir``."""
     top = Section(data, "")
     git = _parse_git(top.table("git"), base_dir)
+    store = _parse_store(top.table("store"), base_dir)
     config = Config(
         source=source,
         project=_parse_project(top.table("project")),
@@ -88,9 +89,11 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
         service=_parse_service(top.table("service"), git.path),
         checks=parse_checks(top),
         checkpoints=_parse_checkpoints(top),
-        database=_parse_database(top),
+        database=parse_database(top, store_dir=store.path.parent),
         slack=_parse_slack(top.table("slack")),
-        store=_parse_store(top.table("store"), base_dir),
+        store=store,
+        policy=parse_policy(top),
+        escalation=parse_escalation(top),
     )
     top.finish()
     return config
@@ -131,8 +134,9 @@ def _parse_git(section: Section, base_dir: Path) -> GitConfig:
     branch = section.text("branch", "the phase's feature branch")
     if not is_valid_branch_name(branch):
         raise ConfigError(f"{section.key('branch')}: {branch!r} is not a valid branch name")
+    clean_untracked = section.boolean("clean_untracked", True)
     section.finish()
-    return GitConfig(path=path, remote=remote, branch=branch)
+    return GitConfig(path=path, remote=remote, branch=branch, clean_untracked=clean_untracked)
 
 
 def _parse_service(section: Section, repo: Path) -> ServiceConfig:
@@ -161,7 +165,7 @@ def _parse_service(section: Section, repo: Path) -> ServiceConfig:
         section.text_list("pass_env", "a list of environment variable names", required=False)
     )
     for name in pass_env:
-        if not _ENV_NAME_RE.match(name):
+        if not ENV_NAME_RE.match(name):
             raise ConfigError(f"{section.key('pass_env')}: {name!r} is not a variable name")
     section.finish()
     return ServiceConfig(
@@ -197,50 +201,11 @@ def _parse_checkpoints(top: Section) -> CheckpointsConfig:
     return CheckpointsConfig(reminder_interval_h=hours)
 
 
-def _parse_database(top: Section) -> DatabaseConfig:
-    if not top.has("database"):
-        return DatabaseConfig(url_env=None)
-    section = top.table("database")
-    url_env = section.optional_text("url_env", "the name of an environment variable")
-    if url_env is not None and not _ENV_NAME_RE.match(url_env):
-        raise ConfigError(
-            f"{section.key('url_env')}: expected an environment variable name such as "
-            "DATABASE_URL (the URL itself never goes in this file)"
-        )
-    table = section.optional_text("migrations_table") or "drizzle.__drizzle_migrations"
-    if not _TABLE_RE.match(table):
-        raise ConfigError(
-            f"{section.key('migrations_table')}: expected [schema.]table such as "
-            f"drizzle.__drizzle_migrations, got {table!r}"
-        )
-    directory = section.optional_text("migrations_dir") or "migrations"
-    if directory.startswith("/") or ".." in Path(directory).parts:
-        raise ConfigError(f"{section.key('migrations_dir')}: must be a folder inside git.path")
-    config = DatabaseConfig(
-        url_env=url_env,
-        probe_sql=section.optional_text("probe_sql", "an SQL query") or "SELECT 1",
-        migrations_table=table,
-        migrations_dir=directory,
-        slow_query_ms=section.number("slow_query_ms", 100.0, "milliseconds"),
-        timeout_s=seconds(section, "timeout_s", 5.0),
-    )
-    section.finish()
-    return config
-
-
 def _parse_slack(section: Section) -> SlackConfig:
     channel = section.text("channel", "a channel ID such as C0INCIDENTS")
     if not _CHANNEL_RE.match(channel):
         raise ConfigError(f"{section.key('channel')}: expected a channel ID such as C0INCIDENTS")
-    orchestrators = section.text_list(
-        "orchestrators", 'a list of user or user group IDs such as ["U0ORCH"]', required=True
-    )
-    bad = [item for item in orchestrators if not _PRINCIPAL_RE.match(item)]
-    if not orchestrators or bad:
-        raise ConfigError(
-            f"{section.key('orchestrators')}: expected user IDs (U…/W…) or user group IDs (S…), "
-            f"got {bad[0] if bad else 'an empty list'!r}"
-        )
+    orchestrators = principals(section, "orchestrators", required=True)
     requester_can_approve = section.boolean("requester_can_approve", False)
     expiry = section.number("approval_expiry_min", 30.0, "a number of minutes")
     if not 1 <= expiry <= 24 * 60:

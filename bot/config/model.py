@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from actions.checks.result import FlowStep
+from actions.policy import DEFAULT_POLICY, Policy
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class GitConfig:
     path: Path
     remote: str
     branch: str
+    #: After a reset, remove the untracked files that are not ignored, once the backup branch
+    #: verifiably holds them, so the service runs exactly the target.
+    clean_untracked: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,13 @@ class DatabaseConfig:
     migrations_dir: str = "migrations"
     slow_query_ms: float = 100.0
     timeout_s: float = 5.0
+    #: ``<migration>.down.sql`` per migration, or the procedure's ``phase2-rollback.sql``;
+    #: relative to git.path.
+    rollback_dir: str = "migrations/rollback"
+    #: Instead of the down SQL: a shell command with ``{migration}`` filled in (not transactional).
+    rollback_command: str | None = None
+    #: Where ``pg_dump -Fc`` writes before the database step; None until the store is known.
+    backup_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,29 @@ class SlackConfig:
 
 
 @dataclass(frozen=True)
+class EscalationDelays:
+    """Minutes between pages while nobody acts, by the incident's level; 0 pages once."""
+
+    critical: float = 5.0
+    high: float = 15.0
+    medium: float = 60.0
+    low: float = 0.0
+
+    def for_level(self, level: str) -> float:
+        delays = {"critical": self.critical, "high": self.high, "medium": self.medium}
+        return delays.get(level, self.low)
+
+
+@dataclass(frozen=True)
+class EscalationConfig:
+    """Level 1 is the orchestrators, level 2 the fallback, walked ``repeat`` times."""
+
+    fallback: tuple[str, ...] = ()
+    repeat: int = 2
+    delay_min: EscalationDelays = field(default_factory=EscalationDelays)
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     path: Path
 
@@ -113,3 +147,5 @@ class Config:
     database: DatabaseConfig
     slack: SlackConfig
     store: StoreConfig
+    policy: Policy = DEFAULT_POLICY
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)

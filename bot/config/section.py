@@ -36,8 +36,15 @@ class Section:
         self._name = name
         self._seen: set[str] = set()
 
+    @property
+    def name(self) -> str:
+        return self._name or "the top level"
+
     def key(self, key: str) -> str:
         return f"{self._name}.{key}"
+
+    def names(self) -> list[str]:
+        return sorted(self._data)
 
     def _get(self, key: str, expected: type, what: str, *, required: bool) -> Any:
         self._seen.add(key)

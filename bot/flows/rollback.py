@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from actions.errors import InputError
 from actions.git import open_repo
-from actions.policy import DEFAULT_POLICY, Action, Decision, Target, decide, severity_from_text
+from actions.policy import Action, Decision, Target, decide, severity_from_text
 from actions.rollback_plan import (
     RollbackPlan,
     find_commit_before_email_removal,
@@ -63,7 +63,9 @@ def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Pro
     actor, surface = asker.actor, asker.surface
     channel = deps.settings.config.slack.channel
     rated = severity_from_text(severity) if severity is not None else None
-    decision = decide(DEFAULT_POLICY, source="scenario", scenario=scenario, severity=rated)
+    decision = decide(
+        deps.settings.config.policy, source="scenario", scenario=scenario, severity=rated
+    )
     plan, note = None, ""
     if decision.action is not Action.FIX_FORWARD:
         # Planned first: a plan that cannot be made (nothing to roll back to, the remote gone)
@@ -140,7 +142,7 @@ def replan(deps: Deps, incident: Incident, *, actor: str) -> Proposal:
             deps, incident, None, target, actor=actor, channel=incident.channel, note=""
         )
     decision = decide(
-        DEFAULT_POLICY,
+        deps.settings.config.policy,
         source="scenario",
         scenario=incident.scenario,
         severity=severity_from_text(incident.severity) if incident.severity else None,
