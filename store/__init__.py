@@ -16,6 +16,7 @@ from store.models import (
     IncidentState,
     JournalEntry,
     Lock,
+    Notice,
     Plan,
     PlanState,
     Surface,
@@ -31,6 +32,7 @@ __all__ = [
     "IncidentState",
     "JournalEntry",
     "Lock",
+    "Notice",
     "Plan",
     "PlanState",
     "SqliteStore",
@@ -72,6 +74,8 @@ class Store(Protocol):
         requester: str,
         channel: str,
         decision: Mapping[str, Any] | None = None,
+        source: str = "scenario",
+        state: IncidentState = IncidentState.OPEN,
     ) -> Incident: ...
 
     def get_incident(self, incident_id: int) -> Incident | None: ...
@@ -83,6 +87,34 @@ class Store(Protocol):
     def transition_incident(
         self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
     ) -> bool: ...
+
+    def rate_incident(
+        self,
+        incident_id: int,
+        *,
+        seen: Incident,
+        severity: str,
+        rated_by: str,
+        decision: Mapping[str, Any],
+        state: IncidentState,
+    ) -> bool: ...
+
+    def resolve_incident(
+        self,
+        incident_id: int,
+        *,
+        expected: Iterable[IncidentState],
+        resolution: str,
+        lesson: str,
+    ) -> bool: ...
+
+    def set_incident_message(self, incident_id: int, *, channel: str, ts: str) -> None: ...
+
+    def add_notice(
+        self, *, incident_id: int, kind: str, user: str, channel: str, ts: str
+    ) -> None: ...
+
+    def notices_of(self, incident_id: int, *, kind: str | None = None) -> list[Notice]: ...
 
     def schedule_timer(
         self,

@@ -198,6 +198,36 @@ def m006_checkpoints(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_ratings_and_notices(db: Database) -> None:
+    # Who set an incident's rating (only an orchestrator lowers an orchestrator's), whether it
+    # is a blocker, and how it ended with the lesson it taught.
+    incidents = db.table("incidents")
+    incidents.add_column("source", str, not_null_default="scenario")
+    for column in ("rated_by", "resolution", "lesson"):
+        incidents.add_column(column, str)
+    # The messages sent to people about an incident (pages, rating requests), so a decision
+    # can retire their buttons wherever they are.
+    notices = db.table("notices")
+    notices.create(
+        {
+            "id": int,
+            "incident_id": int,
+            "kind": str,
+            "user": str,
+            "channel": str,
+            "ts": str,
+            "at": str,
+        },
+        pk="id",
+        not_null={"incident_id", "kind", "user", "channel", "ts", "at"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    notices.create_index(["incident_id"])
+    # Incidents opened before m007 were rated by whoever opened them.
+    db.execute("UPDATE incidents SET rated_by = requester WHERE severity IS NOT NULL")
+
+
 def _make_append_only(db: Database, table: str) -> None:
     """Triggers with which the database itself refuses to edit or delete ``table``'s rows.
 

@@ -40,6 +40,17 @@ class TimelineAction(StrEnum):
     ROLLBACK_ABORTED = "rollback_aborted"
     ROLLBACK_DONE = "rollback_done"
     CHERRY_PICK_DONE = "cherry_pick_done"
+    # The second wave: ratings, paging and fix windows.
+    SEVERITY_CHANGED = "severity_changed"
+    SEVERITY_REFUSED = "severity_refused"
+    BLOCKER_RATED = "blocker_rated"
+    PAGED = "paged"
+    PAGE_ACKNOWLEDGED = "page_acknowledged"
+    PAGING_STOPPED = "paging_stopped"
+    FIX_WINDOW_STARTED = "fix_window_started"
+    FIX_WINDOW_EXTENDED = "fix_window_extended"
+    FIX_WINDOW_ENDED = "fix_window_ended"
+    FIXED_FORWARD = "fixed_forward"
 
 
 class Surface(StrEnum):
@@ -52,7 +63,11 @@ class Surface(StrEnum):
 
 
 class IncidentState(StrEnum):
-    OPEN = "open"
+    OPEN = "open"  # fix forward: the incident stays open until someone resolves it
+    # A blocker waits for an orchestrator to rate it (the escalation path).
+    AWAITING_RATING = "awaiting_rating"
+    # A quick fix is under way; when its window ends unresolved, a rollback is proposed.
+    FIXING = "fixing"
     AWAITING_APPROVAL = "awaiting_approval"
     ROLLING_BACK = "rolling_back"
     ROLLED_BACK = "rolled_back"
@@ -109,6 +124,28 @@ class Incident:
     target_ref: str | None = None
     backup_branch: str | None = None
     healthy: bool | None = None
+    # Added by m007: a blocker or a scenario, who set the current rating, and how it ended.
+    source: str = "scenario"
+    rated_by: str | None = None
+    resolution: str | None = None  # "fixed_forward", … once resolved
+    lesson: str = ""
+
+    @property
+    def needs_decision(self) -> bool:
+        """Someone must rate or approve: the bot pages until they do."""
+        return self.state in (IncidentState.AWAITING_RATING, IncidentState.AWAITING_APPROVAL)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message about an incident sent to one person (a page, a request to rate a blocker)."""
+
+    incident_id: int
+    kind: str
+    user: str
+    channel: str
+    ts: str
+    at: datetime
 
 
 @dataclass(frozen=True)

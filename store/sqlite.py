@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,10 +27,11 @@ from sqlite_utils import Database
 
 from actions.errors import StoreBusyError, StoreError
 from store.checkpoints import CheckpointStore
+from store.incidents import IncidentStore
 from store.journal import JournalStore
 from store.locks import LockStore
 from store.migrations import migrations
-from store.models import Incident, IncidentState, Surface, TimelineAction, TimelineEvent
+from store.models import Surface, TimelineAction, TimelineEvent
 from store.plans import PlanStore
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
@@ -45,7 +46,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(TimerStore, LockStore, PlanStore, JournalStore, CheckpointStore):
+class SqliteStore(IncidentStore, TimerStore, LockStore, PlanStore, JournalStore, CheckpointStore):
     """The embedded store. Safe to share between threads."""
 
     def __init__(
@@ -165,72 +166,6 @@ class SqliteStore(TimerStore, LockStore, PlanStore, JournalStore, CheckpointStor
             )
             return [_event(row) for row in dicts(rows)]
 
-    # -- incidents -------------------------------------------------------------------------------
-
-    def open_incident(
-        self,
-        *,
-        scenario: str,
-        severity: str | None,
-        trigger: str,
-        requester: str,
-        channel: str,
-        decision: Mapping[str, Any] | None = None,
-    ) -> Incident:
-        """Open an incident; ``decision`` is the policy's verdict, scrubbed like the timeline."""
-        now = stamp(self._clock())
-        encoded = to_json(decision, secrets=self._secrets)
-        with self._guard("open an incident"):
-            db = self._db()
-            cursor = db.execute(
-                "INSERT INTO incidents (scenario, severity, trigger, requester, channel, "
-                "state, created_at, updated_at, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    scenario,
-                    severity,
-                    trigger,
-                    requester,
-                    channel,
-                    IncidentState.OPEN,
-                    now,
-                    now,
-                    encoded,
-                ],
-            )
-        incident = self.get_incident(int(cursor.lastrowid or 0))
-        assert incident is not None
-        return incident
-
-    def get_incident(self, incident_id: int) -> Incident | None:
-        with self._guard("read an incident"):
-            rows = dicts(self._db().execute("SELECT * FROM incidents WHERE id = ?", [incident_id]))
-        return _incident(rows[0]) if rows else None
-
-    def list_incidents(self, *, states: Iterable[IncidentState] | None = None) -> list[Incident]:
-        wanted = [state.value for state in (states or [s for s in IncidentState if s.is_open])]
-        marks = ", ".join("?" for _ in wanted)
-        with self._guard("list incidents"):
-            rows = self._db().execute(
-                f"SELECT * FROM incidents WHERE state IN ({marks}) ORDER BY id",  # noqa: S608
-                wanted,
-            )
-            return [_incident(row) for row in dicts(rows)]
-
-    def transition_incident(
-        self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
-    ) -> bool:
-        """Compare-and-set the state: True only for the one caller that moved it."""
-        allowed = [state.value for state in expected]
-        marks = ", ".join("?" for _ in allowed)
-        with self._guard("update an incident"):
-            db = self._db()
-            cursor = db.execute(
-                f"UPDATE incidents SET state = ?, updated_at = ? "  # noqa: S608
-                f"WHERE id = ? AND state IN ({marks})",
-                [new.value, stamp(self._clock()), incident_id, *allowed],
-            )
-        return cursor.rowcount == 1
-
 
 @contextmanager
 def _guarded(doing: str) -> Iterator[None]:
@@ -246,27 +181,6 @@ def _guarded(doing: str) -> Iterator[None]:
         raise StoreError(f"Could not {doing}: {error}") from error
     except sqlite3.DatabaseError as error:
         raise StoreError(f"Could not {doing}: {error}") from error
-
-
-def _incident(row: Mapping[str, Any]) -> Incident:
-    return Incident(
-        id=row["id"],
-        scenario=row["scenario"],
-        severity=row["severity"],
-        trigger=row["trigger"],
-        requester=row["requester"],
-        channel=row["channel"],
-        state=IncidentState(row["state"]),
-        created_at=parse_stamp(row["created_at"]),
-        updated_at=parse_stamp(row["updated_at"]),
-        message_ts=row["message_ts"],
-        decision=json.loads(row["decision"]),
-        from_sha=row["from_sha"],
-        to_sha=row["to_sha"],
-        target_ref=row["target_ref"],
-        backup_branch=row["backup_branch"],
-        healthy=None if row["healthy"] is None else bool(row["healthy"]),
-    )
 
 
 def _event(row: Mapping[str, Any]) -> TimelineEvent:
