@@ -321,6 +321,13 @@ def _parse_severity(text: str) -> SeveritySet:
     maybe_incident, after = _split_first(rest)
     if _INCIDENT_RE.match(maybe_incident):
         return SeveritySet(severity=severity, incident=_incident_id(maybe_incident), reason=after)
+    if maybe_incident.startswith("#") or looks_like_a_number(maybe_incident):
+        # "4 0", "4 #x" or a 20-digit number meant an incident: re-rating the newest one
+        # instead would change an incident nobody named.
+        raise InputError(
+            f"`{_shown(maybe_incident)}` is not an incident number (for example 12 or #12).",
+            valid_forms=SEVERITY_USAGE,
+        )
     return SeveritySet(severity=severity, incident=None, reason=rest)
 
 

@@ -25,6 +25,14 @@ class ActionId(StrEnum):
     ROLLBACK_REJECT = "rollback_reject"
     ROLLBACK_RESUME = "rollback_resume"
     ROLLBACK_ABORT = "rollback_abort"
+    # A blocker's four ratings: Slack wants a distinct action id per button in a block.
+    BLOCKER_RATE_CRITICAL = "blocker_rate_critical"
+    BLOCKER_RATE_HIGH = "blocker_rate_high"
+    BLOCKER_RATE_MEDIUM = "blocker_rate_medium"
+    BLOCKER_RATE_LOW = "blocker_rate_low"
+    PAGE_ACKNOWLEDGE = "page_acknowledge"
+    FIX_RESOLVED = "fix_resolved"
+    FIX_EXTEND = "fix_extend"
 
 
 class BlockId(StrEnum):
@@ -42,3 +50,19 @@ class BlockId(StrEnum):
     ROLLBACK_RESTORE = "rollback_restore"
     ERROR = "error"
     ERROR_FORMS = "error_forms"
+    BLOCKER_RATING = "blocker_rating"
+    PAGE_ACTIONS = "page_actions"
+    FIX_ACTIONS = "fix_actions"
+    FIX_NOTE = "fix_note"
+
+
+class ViewId(StrEnum):
+    """Modal callback ids: the submission names the modal it came from."""
+
+    FIXED_FORWARD = "fixed_forward"
+
+
+class InputId(StrEnum):
+    """Action ids of the inputs inside modals."""
+
+    FIX_NOTE = "fix_note_text"

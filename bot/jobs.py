@@ -16,8 +16,13 @@ from actions.errors import GitError
 from actions.git import list_checkpoint_tags, open_repo
 from bot.deps import Deps
 from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, remember_request
+from bot.flows.escalation import PAGE_KIND, page_due
+from bot.flows.fix_window import end_window
 from bot.flows.validation import run_validation
+from bot.flows.windows import WINDOW_KIND
 from bot.scheduler import Job
+from bot.slack.incidents import follow_up, proposal_now, send_page, show_incident
+from bot.views.blocks import plain_to_mrkdwn
 from bot.views.checkpoint import build_checkpoint_due_view
 from bot.views.validation import build_verdict_change_view
 from store import Surface, Timer
@@ -39,7 +44,40 @@ def build_jobs(client: WebClient) -> dict[str, Job]:
     def checkpoint_reminder(deps: Deps, timer: Timer) -> None:
         run_checkpoint_reminder(deps, client)
 
-    return {VALIDATION_KIND: continuous_validation, REMINDER_KIND: checkpoint_reminder}
+    def page(deps: Deps, timer: Timer) -> None:
+        run_page(deps, client, timer)
+
+    def fix_window_end(deps: Deps, timer: Timer) -> None:
+        run_fix_window_end(deps, client, timer)
+
+    return {
+        VALIDATION_KIND: continuous_validation,
+        REMINDER_KIND: checkpoint_reminder,
+        PAGE_KIND: page,
+        WINDOW_KIND: fix_window_end,
+    }
+
+
+def run_page(deps: Deps, client: WebClient, timer: Timer) -> None:
+    """The next page of an incident nobody has decided on yet."""
+    page = page_due(deps, timer)
+    incident = deps.store.get_incident(page.incident_id) if page is not None else None
+    if page is not None and incident is not None:
+        send_page(deps, client, incident, page)
+
+
+def run_fix_window_end(deps: Deps, client: WebClient, timer: Timer) -> None:
+    """A fix window ran out: its card becomes the rollback proposal, and paging starts."""
+    ended = end_window(deps, timer)
+    if ended is None:
+        return
+    live = show_incident(deps, client, ended.proposal or proposal_now(deps, ended.incident))
+    if ended.problem and live.ts is not None:
+        problem = plain_to_mrkdwn(
+            f"The fix window ended, but no rollback plan could be made: {ended.problem}"
+        )
+        client.chat_postMessage(channel=live.channel, thread_ts=live.ts, text=problem)
+    follow_up(deps, client, ended.incident.id)
 
 
 def ensure_timers(deps: Deps) -> None:

@@ -105,6 +105,7 @@ class Store(Protocol):
         *,
         expected: Iterable[IncidentState],
         resolution: str,
+        resolved_by: str,
         lesson: str,
     ) -> bool: ...
 
@@ -193,6 +194,8 @@ class Store(Protocol):
     ) -> bool: ...
 
     def supersede_proposed(self, *, except_plan_id: int) -> list[Plan]: ...
+
+    def withdraw_plans(self, incident_id: int) -> list[Plan]: ...
 
     def reject_plan(self, plan_id: int, *, by: str, now: datetime) -> bool: ...
 

@@ -138,18 +138,20 @@ class IncidentStore:
         *,
         expected: Iterable[IncidentState],
         resolution: str,
+        resolved_by: str,
         lesson: str,
     ) -> bool:
-        """Close an incident with how it ended and the lesson it taught; once only."""
+        """Close an incident with how it ended, who closed it and its lesson; once only."""
         allowed = [state.value for state in expected]
         marks = ", ".join("?" for _ in allowed)
         with self._guard("resolve an incident"):
             cursor = self._db().execute(
-                "UPDATE incidents SET state = ?, resolution = ?, lesson = ?, "  # noqa: S608
-                f"updated_at = ? WHERE id = ? AND state IN ({marks})",
+                "UPDATE incidents SET state = ?, resolution = ?, resolved_by = ?, "  # noqa: S608
+                f"lesson = ?, updated_at = ? WHERE id = ? AND state IN ({marks})",
                 [
                     IncidentState.RESOLVED.value,
                     resolution,
+                    resolved_by,
                     redact(lesson, secrets=self._secrets),
                     stamp(self._clock()),
                     incident_id,
@@ -220,5 +222,6 @@ def _incident(row: Mapping[str, Any]) -> Incident:
         source=row["source"],
         rated_by=row["rated_by"],
         resolution=row["resolution"],
+        resolved_by=row["resolved_by"],
         lesson=row["lesson"] or "",
     )

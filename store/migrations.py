@@ -204,7 +204,7 @@ def m007_ratings_and_notices(db: Database) -> None:
     # is a blocker, and how it ended with the lesson it taught.
     incidents = db.table("incidents")
     incidents.add_column("source", str, not_null_default="scenario")
-    for column in ("rated_by", "resolution", "lesson"):
+    for column in ("rated_by", "resolution", "resolved_by", "lesson"):
         incidents.add_column(column, str)
     # The messages sent to people about an incident (pages, rating requests), so a decision
     # can retire their buttons wherever they are.

@@ -128,6 +128,7 @@ class Incident:
     source: str = "scenario"
     rated_by: str | None = None
     resolution: str | None = None  # "fixed_forward", … once resolved
+    resolved_by: str | None = None
     lesson: str = ""
 
     @property

@@ -219,6 +219,17 @@ class PlanStore:
                 )
         return [plan for plan in (self.get_plan(plan_id) for plan_id in ids) if plan]
 
+    def withdraw_plans(self, incident_id: int) -> list[Plan]:
+        """Retire the incident's PROPOSED plans (it was resolved, or its rating no longer calls
+        for a rollback); the incident's state is the caller's to set. The plans retired."""
+        with self._guard("withdraw plans"):
+            rows = self._db().execute(
+                "UPDATE plans SET state = ? WHERE incident_id = ? AND state = ? RETURNING id",
+                [PlanState.SUPERSEDED, incident_id, PlanState.PROPOSED],
+            )
+            ids = [row[0] for row in rows.fetchall()]
+        return [plan for plan in (self.get_plan(plan_id) for plan_id in ids) if plan]
+
     def reject_plan(self, plan_id: int, *, by: str, now: datetime) -> bool:
         """Reject a PROPOSED plan; the decider is kept in approved_by/approved_at for the audit."""
         with self._guard("reject a plan"), immediate(self._db()) as db:

@@ -113,9 +113,11 @@ def test_app_home_publishes_status_once_per_event(local: LocalSlack, config: Con
     assert len(local.emulator.calls("views.publish")) == 1
 
 
-def test_unshipped_severity_is_named_without_its_arguments(local: LocalSlack) -> None:
-    local.sender.slash_command("/severity", "4 #1 bad", user_id="U0ORCH")
-    assert "`/severity` is understood, but this version" in _reply(local.emulator)[0].text
+def test_unshipped_command_is_named_without_its_arguments(local: LocalSlack) -> None:
+    local.sender.slash_command("/rollback", "remove server/xoxb-in-a-name.ts", user_id="U0ORCH")
+    text = _reply(local.emulator)[0].text
+    assert "`/rollback remove` is understood, but this version" in text
+    assert "xoxb-in-a-name" not in text
 
 
 def test_redelivery_after_restart_is_not_run_again(config: Config) -> None:

@@ -70,7 +70,7 @@ def _payload(**fields: Any) -> bytes:
 @pytest.mark.parametrize(
     ("text", "user", "channel_name"),
     [
-        ("blocker API payload too large", ENGINEER, None),
+        ("remove server/payload-limits.ts", ENGINEER, None),
         ("help", ENGINEER, "payload-team"),
         ("help", "UPAYLOADBOT", None),
     ],
@@ -85,7 +85,7 @@ def test_command_mentioning_payload_is_answered_as_a_command(
     assert b"payload" in sent.sent_body  # the word really is in the form Slack sent
     assert local.emulator.wait_for(lambda e: bool(_replies(local, user)), timeout=10)
     (reply,) = _replies(local, user)
-    expected = "is understood, but this version" if "blocker" in text else "rollback-bot"
+    expected = "is understood, but this version" if "remove" in text else "rollback-bot"
     assert expected in reply.text
     after = _world(local)
     assert after[:3] == before[:3]

@@ -90,14 +90,26 @@ def test_resolve_incident_once_with_the_lesson_scrubbed(tmp_path: Path) -> None:
     open_states = [IncidentState.AWAITING_RATING, IncidentState.FIXING]
     lesson = "restart fixed it; password hunter2 was in the log"
     assert store.resolve_incident(
-        incident_id, expected=open_states, resolution="fixed_forward", lesson=lesson
+        incident_id,
+        expected=open_states,
+        resolution="fixed_forward",
+        resolved_by="U0ENG",
+        lesson=lesson,
     )
     assert not store.resolve_incident(
-        incident_id, expected=open_states, resolution="fixed_forward", lesson="again"
+        incident_id,
+        expected=open_states,
+        resolution="fixed_forward",
+        resolved_by="U0ENG",
+        lesson="again",
     )
     incident = store.get_incident(incident_id)
     assert incident is not None
-    assert (incident.state, incident.resolution) == (IncidentState.RESOLVED, "fixed_forward")
+    assert (incident.state, incident.resolution, incident.resolved_by) == (
+        IncidentState.RESOLVED,
+        "fixed_forward",
+        "U0ENG",
+    )
     assert "hunter2" not in incident.lesson and incident.lesson.startswith("restart fixed it")
     store.close()
 

@@ -8,6 +8,7 @@ Tests walk these to check escaping, Slack's limits and Block Kit's own validatio
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +22,15 @@ from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprin
 from bot.config import SlackConfig
 from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
 from bot.flows.cherry_pick import PickProposal
+from bot.flows.escalation import Page
 from bot.flows.plans import ROLLBACK, cherry_pick_body, rollback_plan_body
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress, StepState
 from bot.flows.run_steps import CHERRY_PICK_STEPS, ROLLBACK_STEPS
+from bot.flows.severity import Rerated
 from bot.flows.status import StatusReport
 from bot.flows.validation import ValidationReport
+from bot.views.blocker import build_rating_done_view, build_rating_request_view
 from bot.views.blocks import Message
 from bot.views.cards import build_card_view, build_progress_card_view
 from bot.views.checkpoint import (
@@ -36,9 +40,12 @@ from bot.views.checkpoint import (
 )
 from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
 from bot.views.errors import build_error_view, build_not_available_view
+from bot.views.escalation import build_page_view
+from bot.views.fix_window import build_fix_forward_card_view
 from bot.views.help import build_help_view
 from bot.views.home import build_home_view
 from bot.views.rollback import build_plan_closed_view
+from bot.views.severity import build_rerated_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view, build_verdict_change_view
 from store import Incident, IncidentState, Plan, PlanState
@@ -209,6 +216,26 @@ def sample_views() -> Iterator[tuple[str, Message]]:
     card = build_card_view(Proposal(incident, None, plan, rollback, LONG), SLACK)
     yield "undelivered", build_undelivered_view(card, reason=reason, reached=["U0ORCH"] * 5)
     yield "cannot edit", build_cannot_edit_view(reason=reason)
+    yield from _second_wave_views(incident)
+
+
+def _second_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
+    blocker = replace(
+        incident, source="blocker", severity=None, state=IncidentState.AWAITING_RATING
+    )
+    yield "blocker card", build_card_view(Proposal(blocker, None, None, None), SLACK)
+    yield "rating request", build_rating_request_view(blocker)
+    rated = replace(blocker, severity="4", rated_by="U0ORCH", state=IncidentState.FIXING)
+    yield "rating done", build_rating_done_view(rated, LONG)
+    window = Proposal(rated, None, None, None, window_ends_at=NOW)
+    yield "fix window card", build_card_view(window, SLACK)
+    yield "fix forward", build_fix_forward_card_view(incident, SLACK, LONG)
+    resolved = replace(incident, state=IncidentState.RESOLVED, lesson=LONG, resolved_by="U0ENG")
+    yield "fixed forward", build_card_view(Proposal(resolved, None, None, None), SLACK)
+    page = Page(7, 1, 4, 2, ("U0LEAD", "S0LEADS"), "approve or reject the rollback")
+    yield "page", build_page_view(incident, page)
+    rerated = Rerated(incident, "3", 5, True, LONG)
+    yield "rerated", build_rerated_view(rerated)
 
 
 def mrkdwn_texts(message: Message) -> Iterator[str]:

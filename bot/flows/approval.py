@@ -18,6 +18,7 @@ from actions.git import open_repo
 from actions.rollback_plan import RollbackPlan, verify_plan
 from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal, picks_moved, plan_picks, store_picks
+from bot.flows.escalation import stop_paging
 from bot.flows.plans import CHERRY_PICK, ROLLBACK, cherry_pick_from_body, rollback_plan_from_body
 from bot.flows.rollback import Proposal, needs_confirmation, replan
 from store import Incident, Plan, PlanState, Surface, TimelineAction
@@ -101,6 +102,7 @@ def _approved(
         else TimelineAction.CHERRY_PICK_APPROVED
     )
     retired = deps.store.supersede_proposed(except_plan_id=record.id)
+    stop_paging(deps, record.incident_id, actor=actor, why="approved")
     _note(
         deps,
         record,
@@ -151,6 +153,7 @@ def judge_rejection(
         refusal = _still_open(deps, deps.store.get_plan(plan_id) or record) or "Already decided."
         return Verdict("refused", refusal, record)
     _note(deps, record, actor, surface, TimelineAction.ROLLBACK_REJECTED, "")
+    stop_paging(deps, record.incident_id, actor=actor, why="rejected")
     return Verdict("rejected", "Rejected.", deps.store.get_plan(plan_id) or record)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from actions.errors import InputError
 from actions.git import open_repo
@@ -22,7 +23,8 @@ from bot import grammar
 from bot.deps import Deps
 from bot.flows.asker import Asker
 from bot.flows.plans import rollback_plan_from_body, store_plan
-from store import CheckpointRecord, Incident, Plan, Surface, TimelineAction
+from bot.flows.windows import start_window
+from store import CheckpointRecord, Incident, IncidentState, Plan, Surface, TimelineAction
 
 PLAN_TIMEOUT_S = 60.0
 EXPLICIT = "explicit"  # the incident "scenario" of `/rollback to <target>`
@@ -39,6 +41,8 @@ class Proposal:
     note: str = ""  # how the target was chosen, when that needs saying
     #: What the store knows of the target, when it is a checkpoint the bot made (was it forced?).
     target_checkpoint: CheckpointRecord | None = None
+    #: When the quick fix must be done by, while the incident is in its fix window.
+    window_ends_at: datetime | None = None
 
 
 def decision_summary(decision: Decision | None) -> dict[str, object]:
@@ -70,15 +74,18 @@ def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Pro
     if decision.action is not Action.FIX_FORWARD:
         # Planned first: a plan that cannot be made (nothing to roll back to, the remote gone)
         # is refused before any incident exists, so a retry leaves no ghost incidents behind.
+        # A fix window's plan is only this check: the window's end makes a fresh one.
         target, note = _scenario_target(deps, decision)
         plan = _plan(deps, target)
+    windowed = decision.action is Action.FIX_WINDOW_THEN_ROLLBACK
     incident = deps.store.open_incident(
         scenario=scenario,
         severity=str(decision.severity),
         trigger=trigger,
         requester=actor,
         channel=channel,
-        decision=decision_summary(decision),
+        decision={**decision_summary(decision), "rated_as": asker.role},
+        state=IncidentState.FIXING if windowed else IncidentState.OPEN,
     )
     deps.store.append_event(
         actor=actor,
@@ -87,9 +94,29 @@ def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Pro
         incident_id=incident.id,
         details={"scenario": scenario, "trigger": trigger, **decision_summary(decision)},
     )
+    if windowed:
+        return open_window(deps, incident, decision, actor=actor)
     if plan is None:
         return Proposal(incident, decision, None, None)
     return _store_plan(deps, incident, decision, plan, actor=actor, channel=channel, note=note)
+
+
+def open_window(deps: Deps, incident: Incident, decision: Decision, *, actor: str) -> Proposal:
+    """The quick fix's window starts now; when it ends unresolved, a rollback is proposed."""
+    assert decision.fix_window_min is not None, "a fix-window decision has its minutes"
+    ends = start_window(deps, incident, decision.fix_window_min, actor=actor)
+    return Proposal(incident, decision, None, None, window_ends_at=ends)
+
+
+def propose_for_scenario(
+    deps: Deps, incident: Incident, decision: Decision, *, actor: str
+) -> Proposal:
+    """A fresh plan for an open incident whose rollback is due now (its window ended, or its
+    rating rose): the policy picks the target, as when the incident was opened."""
+    chosen, note = _scenario_target(deps, decision)
+    return _propose(
+        deps, incident, decision, chosen, actor=actor, channel=incident.channel, note=note
+    )
 
 
 def request_target(
@@ -141,15 +168,18 @@ def replan(deps: Deps, incident: Incident, *, actor: str) -> Proposal:
         return _propose(
             deps, incident, None, target, actor=actor, channel=incident.channel, note=""
         )
-    decision = decide(
+    return propose_for_scenario(deps, incident, decision_for(deps, incident), actor=actor)
+
+
+def decision_for(deps: Deps, incident: Incident, *, severity: int | None = None) -> Decision:
+    """What the policy says for this incident now, at its rating or at ``severity``."""
+    rated = severity_from_text(incident.severity) if incident.severity else None
+    blocker = incident.source == "blocker"
+    return decide(
         deps.settings.config.policy,
-        source="scenario",
-        scenario=incident.scenario,
-        severity=severity_from_text(incident.severity) if incident.severity else None,
-    )
-    chosen, note = _scenario_target(deps, decision)
-    return _propose(
-        deps, incident, decision, chosen, actor=actor, channel=incident.channel, note=note
+        source="blocker" if blocker else "scenario",
+        scenario=None if blocker else incident.scenario,
+        severity=rated if severity is None else severity,
     )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import checkpoint, commands, home, rollback
+from bot.listeners import blocker, checkpoint, commands, escalation, fix_window, home, rollback
 
 
 def register(app: App) -> None:
-    for module in (commands, home, checkpoint, rollback):
+    for module in (commands, home, checkpoint, rollback, blocker, escalation, fix_window):
         module.register(app)

@@ -39,6 +39,7 @@ MAX_ID = 2**31 - 1
 class Permission(Enum):
     ANYONE = "anyone"
     ORCHESTRATOR = "orchestrator"  # named in slack.orchestrators, by user ID or user group
+    PAGED = "paged"  # an orchestrator or someone in escalation.fallback: who gets paged
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Click:
     value: dict[str, Any]
     reply: Reply
     message_ts: str | None = None  # the message the button was on, when it was a message
+    trigger_id: str | None = None  # for opening a modal, within 3 seconds of the click
 
     @property
     def user(self) -> str:
@@ -110,8 +112,15 @@ def _checked(
 ) -> None:
     # Read after the delivery claim and the audit, so even a click with a junk value is on
     # the timeline before it is refused.
-    click = Click(str(action.get("action_id", "")), button_value(action), reply, _message_ts(body))
-    if row.permission is Permission.ORCHESTRATOR and not clicked_by_orchestrator(deps, click):
+    trigger = body.get("trigger_id")
+    click = Click(
+        str(action.get("action_id", "")),
+        button_value(action),
+        reply,
+        _message_ts(body),
+        trigger if isinstance(trigger, str) else None,
+    )
+    if not _permitted(deps, row.permission, click):
         deps.store.append_event(
             actor=click.user,
             surface=Surface.SLACK,
@@ -129,6 +138,17 @@ def _message_ts(body: Mapping[str, Any]) -> str | None:
         if isinstance(source, dict) and isinstance(source.get(key), str) and source[key]:
             return str(source[key])
     return None
+
+
+def _permitted(deps: Deps, permission: Permission, click: Click) -> bool:
+    if permission is Permission.ANYONE:
+        return True
+    if clicked_by_orchestrator(deps, click):
+        return True
+    if permission is Permission.PAGED:
+        fallback = deps.settings.config.escalation.fallback
+        return is_orchestrator(click.user, orchestrators=fallback, client=click.client)
+    return False
 
 
 def clicked_by_orchestrator(deps: Deps, click: Click) -> bool:

@@ -28,14 +28,18 @@ from bot.afterack import after_ack
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.asker import Asker
+from bot.flows.blocker import report_blocker
 from bot.flows.checkpoint import checkpoint_list, checkpoint_now
 from bot.flows.cherry_pick import request_cherry_pick
 from bot.flows.rollback import request_scenario, request_target
+from bot.flows.severity import Rerated, rerate
 from bot.flows.status import collect_status
 from bot.flows.validation import ChecklistSoFar, validate_now
 from bot.ids import SlashCommand
 from bot.slack.cards import deliver_card
+from bot.slack.incidents import show_rerated
 from bot.slack.messages import LiveMessage
+from bot.slack.orchestrators import is_orchestrator
 from bot.slack.replies import Reply
 from bot.views.blocks import Message
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
@@ -124,12 +128,12 @@ ROUTES: dict[type, Route] = {
     grammar.Scenario: Route(request_scenario, None, Reach.INCIDENT),
     grammar.RollbackTo: Route(request_target, None, Reach.INCIDENT),
     grammar.CherryPick: Route(request_cherry_pick, None, Reach.INCIDENT),
-    grammar.Blocker: NOT_AVAILABLE,
+    grammar.Blocker: Route(report_blocker, None, Reach.INCIDENT),
     grammar.Log: NOT_AVAILABLE,
     grammar.Drill: NOT_AVAILABLE,
     grammar.Remove: NOT_AVAILABLE,
     grammar.Retry: NOT_AVAILABLE,
-    grammar.SeveritySet: NOT_AVAILABLE,
+    grammar.SeveritySet: Route(rerate, None, Reach.INCIDENT),
 }
 
 
@@ -187,7 +191,16 @@ class _Answer:
 
     def __init__(self, deps: Deps, route: Route, reply: Reply) -> None:
         self._deps, self._route, self._reply = deps, route, reply
-        self.asker = Asker(reply.user, Surface.SLACK, reply.channel, progress=self.progress)
+        orchestrators = deps.settings.config.slack.orchestrators
+        self.asker = Asker(
+            reply.user,
+            Surface.SLACK,
+            reply.channel,
+            progress=self.progress,
+            orchestrator=lambda: is_orchestrator(
+                reply.user, orchestrators=orchestrators, client=reply.client
+            ),
+        )
         self._live = LiveMessage(reply.client, reply.channel)
         self._started = False
         self._lock = threading.Lock()
@@ -219,6 +232,9 @@ class _Answer:
         else:
             self._reply.post_or_tell(self._reply.channel, message)
 
-    def _card(self, proposal: Any) -> None:
+    def _card(self, result: Any) -> None:
         """The incident's card in the incident channel, or to the people who must see it."""
-        deliver_card(self._deps, proposal, self._reply)
+        if isinstance(result, Rerated):
+            show_rerated(self._deps, result, self._reply)
+            return
+        deliver_card(self._deps, result, self._reply)

@@ -20,6 +20,7 @@ from bot.flows.plans import body_of, incident_of
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress
 from bot.slack.direct import message_each
+from bot.slack.incidents import follow_up
 from bot.slack.messages import LiveMessage
 from bot.slack.orchestrators import people_of
 from bot.slack.replies import Reply
@@ -51,8 +52,12 @@ def deliver_card(deps: Deps, proposal: Proposal | PickProposal, reply: Reply) ->
     card = build_card_view(proposal, deps.settings.config.slack)
     live = post_card(deps, reply.client, card, record=proposal.record, channel=channel)
     if live.posted:
+        if isinstance(proposal, Proposal) and live.ts is not None:
+            # The newest card is the incident's: ratings and timers edit this one from now on.
+            deps.store.set_incident_message(proposal.incident.id, channel=channel, ts=live.ts)
         if reply.channel != channel:
             reply.say(f"Incident #{proposal.incident.id} is open; its card is in #{channel}.")
+        follow_up(deps, reply.client, proposal.incident.id)
         return
     reason = channel_problem(channel, live.problem)
     orchestrators = people_of(deps.settings.config.slack.orchestrators, client=reply.client)
@@ -63,6 +68,7 @@ def deliver_card(deps: Deps, proposal: Proposal | PickProposal, reply: Reply) ->
     )
     reply.tell(build_undelivered_view(card, reason=reason, reached=reached))
     note_undelivered(deps, proposal.incident.id, reply.user, channel, live.problem, reached)
+    follow_up(deps, reply.client, proposal.incident.id)
 
 
 def card_of(client: WebClient, record: Plan) -> LiveMessage | None:

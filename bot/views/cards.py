@@ -13,17 +13,33 @@ from bot.flows.cherry_pick import PickProposal
 from bot.flows.plans import body_of
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress
+from bot.views.blocker import build_blocker_card_view
 from bot.views.blocks import Message
 from bot.views.cherry_pick import build_cherry_pick_card_view, build_cherry_pick_progress_view
+from bot.views.fix_window import (
+    build_fix_forward_card_view,
+    build_fix_window_card_view,
+    build_fixed_forward_view,
+)
 from bot.views.rollback import build_incident_card_view, build_rollback_progress_view
-from store import Incident
+from store import Incident, IncidentState
 
 
 def build_card_view(proposal: Proposal | PickProposal, slack: SlackConfig) -> Message:
-    """A plan as proposed: what it would do, and the buttons to decide on it."""
+    """An incident's card as it stands: the plan to decide on when there is one; otherwise what
+    the incident waits for (a rating, a fix within its window, a fix forward)."""
     if isinstance(proposal, PickProposal):
         return build_cherry_pick_card_view(proposal, slack)
-    return build_incident_card_view(proposal, slack)
+    incident = proposal.incident
+    if proposal.plan is not None and proposal.record is not None:
+        return build_incident_card_view(proposal, slack)
+    if incident.state is IncidentState.AWAITING_RATING:
+        return build_blocker_card_view(incident, slack)
+    if incident.state is IncidentState.FIXING:
+        return build_fix_window_card_view(incident, ends_at=proposal.window_ends_at, slack=slack)
+    if incident.state is IncidentState.RESOLVED:
+        return build_fixed_forward_view(incident, by=incident.resolved_by or incident.requester)
+    return build_fix_forward_card_view(incident, slack)
 
 
 def build_progress_card_view(incident: Incident, progress: Progress, slack: SlackConfig) -> Message:

@@ -52,6 +52,8 @@ def person(author: str) -> str:
 def incident_title(incident: Incident) -> str:
     if incident.scenario == EXPLICIT:
         return f"Incident #{incident.id}: rollback requested"
+    if incident.source == "blocker":
+        return f"Incident #{incident.id}: blocker"
     scenario = DEFAULT_POLICY.scenarios.get(incident.scenario)
     return f"Incident #{incident.id}: {scenario.title if scenario else incident.scenario}"
 

@@ -27,6 +27,7 @@ from bot.views.blocks import (
     message,
     section,
 )
+from bot.views.fix_window import minutes_said
 from bot.views.incident import (
     approver,
     card_foot,
@@ -168,21 +169,15 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
     incident, plan, record, note = proposal.incident, proposal.plan, proposal.record, proposal.note
     blocks: list[dict[str, Any]] = [header(incident_title(incident)), incident_summary(incident)]
     who = mention_orchestrators(slack.orchestrators)
-    if plan is None or record is None:
-        blocks.append(
-            section(
-                ":wrench: *Fix forward*: the procedure needs no rollback for this. Raise the "
-                f"severity with `/severity &lt;1-5&gt; {incident.id}` if it gets worse."
-            )
-        )
-        blocks.append(context(f"{who} for your information. {card_foot(incident, None)}"))
-        return message(f"{incident_title(incident)}: fix forward", blocks)
+    assert plan is not None and record is not None, "a card without a plan is drawn elsewhere"
     if incident.decision.get("action") == "fix_window_then_rollback":
         window = incident.decision.get("fix_window_min")
+        length = f" of {minutes_said(float(window))}" if isinstance(window, int | float) else ""
         blocks.append(
             section(
-                f":stopwatch: *Quick fix first*: the procedure allows {window} minutes to fix "
-                "this; if it is not fixed by then, approve the rollback below."
+                f":stopwatch: *The fix window{length} ended without a fix*: the procedure says "
+                "roll back now. Approve the rollback below, or resolve the incident if it was "
+                "fixed after all."
             )
         )
     if note:

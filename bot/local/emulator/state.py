@@ -26,6 +26,27 @@ from bot.local.emulator.records import (
     random_id,
 )
 
+# The people of a fresh workspace: an engineer, an orchestrator (the only member of S0ORCH), a
+# bystander, and a lead for the escalation levels beyond the orchestrators.
+DEFAULT_USERS: Mapping[str, str] = {
+    "U0ENG": "eng",
+    "U0ORCH": "orchestrator",
+    "U0OTHER": "other",
+    "U0LEAD": "lead",
+}
+DEFAULT_USERGROUPS: Mapping[str, Sequence[str]] = {"S0ORCH": ["U0ORCH"]}
+
+
+def copy_people(
+    users: Mapping[str, str] | None, usergroups: Mapping[str, Sequence[str]] | None
+) -> dict[str, Any]:
+    """The workspace's ``users`` and ``usergroups`` (the defaults unless given), as copies."""
+    groups = DEFAULT_USERGROUPS if usergroups is None else usergroups
+    return {
+        "users": dict(DEFAULT_USERS if users is None else users),
+        "usergroups": {group: list(members) for group, members in groups.items()},
+    }
+
 
 @dataclass
 class ResponseTarget:

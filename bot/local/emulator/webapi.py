@@ -27,10 +27,7 @@ from bot.local.emulator.records import (
 from bot.local.emulator.responses import apply_response_url, record_ack
 from bot.local.emulator.server import ApiRequest, HttpReply, ServerThread
 from bot.local.emulator.socketmode import SocketModeEndpoint
-from bot.local.emulator.state import Fault, RateLimit, WorkspaceState
-
-DEFAULT_USERS: Mapping[str, str] = {"U0ENG": "eng", "U0ORCH": "orchestrator", "U0OTHER": "other"}
-DEFAULT_USERGROUPS: Mapping[str, Sequence[str]] = {"S0ORCH": ["U0ORCH"]}
+from bot.local.emulator.state import Fault, RateLimit, WorkspaceState, copy_people
 
 
 class SlackEmulator:
@@ -65,11 +62,7 @@ class SlackEmulator:
                 bot_id=bot_id,
                 app_id=app_id,
             ),
-            users=dict(DEFAULT_USERS if users is None else users),
-            usergroups={
-                k: list(v)
-                for k, v in (DEFAULT_USERGROUPS if usergroups is None else usergroups).items()
-            },
+            **copy_people(users, usergroups),
             trigger_ttl_s=trigger_ttl_s,
             response_url_max_uses=response_url_max_uses,
             response_url_ttl_s=response_url_ttl_s,
