@@ -10,6 +10,7 @@ ephemeral message from ``user_message``; nothing else about the failure is shown
      ├── GitError           a git operation failed
      │    ├── RefNameError  a ref name from outside does not pass git's rules
      │    └── OutOfTime     an operation's time budget ran out before a step could start
+     ├── DatabaseError      the database step (backup, down SQL, restore) could not be done
      └── StoreError         the store could not be read or written
           └── StoreBusyError  another writer held the database past the busy timeout
 """
@@ -50,6 +51,11 @@ class RefNameError(GitError):
 
 class OutOfTime(GitError):
     """The operation's time budget was spent before a step could start."""
+
+
+class DatabaseError(RollbackBotError):
+    """The database step could not be planned or done; the message says what was changed
+    (nothing, unless it says otherwise) and never holds the URL or its password."""
 
 
 class StoreError(RollbackBotError):

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import git
 
+from actions.database_plan import DatabasePlan, is_migration_file
 from actions.errors import GitError, OutOfTime
 from actions.git import (
     checkpoint_tag_patterns,
@@ -76,6 +77,17 @@ class RollbackPlan:
     backup_branch: str
     migrations_crossed: tuple[str, ...]
     fingerprint: str
+    #: The database step (Scenario 5), planned by the bot from the database's real state when
+    #: the rollback crosses migration files; None when it does not, or no database is set.
+    database: DatabasePlan | None = None
+
+    @property
+    def database_waiver_needed(self) -> bool:
+        """Migrations are crossed and no database step will undo them: a code-only rollback,
+        which the orchestrator must waive explicitly."""
+        if not self.migrations_crossed:
+            return False
+        return self.database is None or bool(self.database.unavailable)
 
 
 def plan_fingerprint(branch: str, head_sha: str, remote_head: str | None, target_sha: str) -> str:
@@ -222,7 +234,11 @@ def _read_local(
         is_ancestor=ancestor,
         discarded=discarded,
         discarded_count=count,
-        migrations=changed_paths(repo, target_sha, head, pathspec, deadline),
+        migrations=tuple(
+            path
+            for path in changed_paths(repo, target_sha, head, pathspec, deadline)
+            if is_migration_file(path)
+        ),
     )
 
 

@@ -48,6 +48,7 @@ class BlockId(StrEnum):
     ROLLBACK_STEPS = "rollback_steps"
     ROLLBACK_RESULT = "rollback_result"
     ROLLBACK_RESTORE = "rollback_restore"
+    DATABASE_RESULT = "database_result"
     ERROR = "error"
     ERROR_FORMS = "error_forms"
     BLOCKER_RATING = "blocker_rating"

@@ -51,6 +51,9 @@ class Settings:
     database_url: Secret | None
     #: Crash tests only: the bot SIGKILLs itself right after journaling this rollback step.
     kill_after_step: str | None = None
+    #: PATH for the children the bot starts with an environment of its own making (pg_dump,
+    #: pg_restore, database.rollback_command), which get nothing else of the bot's.
+    tool_path: str = "/usr/local/bin:/usr/bin:/bin"
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret's value, for the log redaction filter."""
@@ -104,6 +107,7 @@ def settings_from(config: Config, slack: SlackSettings, environ: Mapping[str, st
         slack=slack,
         database_url=database_url,
         kill_after_step=environ.get("ROLLBACK_BOT_KILL_AFTER_STEP", "").strip() or None,
+        tool_path=environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin",
     )
 
 

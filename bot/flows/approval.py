@@ -203,7 +203,7 @@ def _approval_conditions(plan: RollbackPlan, *, waive: bool, force: bool) -> str
             f"This target needs an explicit confirmation: {'; '.join(reasons)}. Use "
             "“Approve anyway” on the card. Nothing was changed."
         )
-    if plan.migrations_crossed and not waive:
+    if plan.database_waiver_needed and not waive:
         return (
             f"The rollback crosses {len(plan.migrations_crossed)} schema migration(s) and "
             "the plan has no database step. Waive it on the card only if the database does "

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from actions.cherry_pick import CherryPickPlan, PickedCommit, pick_fingerprint
+from actions.database_plan import DataAtRisk, DatabasePlan, DownMigration, DownScript
 from actions.errors import StoreError
 from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
 from bot.deps import Deps
@@ -117,6 +118,7 @@ def rollback_plan_from_body(body: dict[str, Any]) -> RollbackPlan:
                 ),
                 "dirty_paths": tuple(body["dirty_paths"]),
                 "migrations_crossed": tuple(body["migrations_crossed"]),
+                "database": _database_from_body(body.get("database")),
             }
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -125,6 +127,23 @@ def rollback_plan_from_body(body: dict[str, Any]) -> RollbackPlan:
     if plan.fingerprint != expected:
         raise StoreError("The stored rollback plan does not match its fingerprint; not used.")
     return plan
+
+
+def _database_from_body(body: dict[str, Any] | None) -> DatabasePlan | None:
+    if body is None:
+        return None
+    return DatabasePlan(
+        table=body["table"],
+        migrations=tuple(DownMigration(**item) for item in body["migrations"]),
+        scripts=tuple(
+            DownScript(path=item["path"], sql=item["sql"], covers=tuple(item["covers"]))
+            for item in body["scripts"]
+        ),
+        command=tuple(body["command"]),
+        applied_before=tuple(body["applied_before"]),
+        at_risk=tuple(DataAtRisk(**item) for item in body["at_risk"]),
+        unavailable=body.get("unavailable", ""),
+    )
 
 
 def cherry_pick_body(plan: CherryPickPlan) -> dict[str, Any]:

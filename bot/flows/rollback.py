@@ -22,6 +22,7 @@ from actions.rollback_plan import (
 from bot import grammar
 from bot.deps import Deps
 from bot.flows.asker import Asker
+from bot.flows.database import with_database_step
 from bot.flows.plans import rollback_plan_from_body, store_plan
 from bot.flows.windows import start_window
 from store import CheckpointRecord, Incident, IncidentState, Plan, Surface, TimelineAction
@@ -200,7 +201,7 @@ def _scenario_target(deps: Deps, decision: Decision) -> tuple[str | None, str]:
 
 def _plan(deps: Deps, target: str | None) -> RollbackPlan:
     config = deps.settings.config
-    return plan_rollback(
+    plan = plan_rollback(
         repo=open_repo(config.git.path),
         remote=config.git.remote,
         branch=config.git.branch,
@@ -210,6 +211,7 @@ def _plan(deps: Deps, target: str | None) -> RollbackPlan:
         migrations_dir=config.database.migrations_dir,
         timeout_s=PLAN_TIMEOUT_S,
     )
+    return with_database_step(deps, plan)
 
 
 def _propose(

@@ -31,7 +31,7 @@ from actions.git import open_repo
 from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.plans import body_of
-from bot.flows.run_steps import STEPS_BY_KIND, RunContext, Step
+from bot.flows.run_steps import RunContext, Step, steps_of
 from store import JournalEntry, Plan, Surface, TimelineAction
 
 log = logging.getLogger("rollback_bot.rollback")
@@ -172,7 +172,7 @@ def runner_id() -> str:
 
 
 def steps_for(record: Plan) -> tuple[Step, ...]:
-    return STEPS_BY_KIND[record.kind]
+    return steps_of(record.kind, record.body)
 
 
 def stopped_step(record: Plan) -> str:

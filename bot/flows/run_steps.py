@@ -29,6 +29,12 @@ from actions.rollback_steps import (
 )
 from bot.deps import Deps
 from bot.flows.checkpoint import busy_with, repo_lock_name
+from bot.flows.database import (
+    back_up_database,
+    check_database,
+    dry_run_down_sql,
+    roll_database_back,
+)
 from bot.flows.plans import CHERRY_PICK, ROLLBACK
 from bot.flows.validation import run_validation
 from store import IncidentState, Plan, PlanState, Surface, TimelineAction
@@ -220,20 +226,48 @@ def _unlock(run: RunContext) -> Mapping[str, Any]:
     return {}
 
 
-ROLLBACK_STEPS: tuple[Step, ...] = (
-    Step("lock", "Lock the repository", _lock),
+_LOCK = Step("lock", "Lock the repository", _lock)
+_UNLOCK = Step("unlock", "Unlock the repository", _unlock)
+_VALIDATE = Step("validate", "Restart and run the checklist", _validate)
+_BEFORE_DATABASE = (
+    _LOCK,
     Step("verify", "Check the plan still holds", _verify),
     Step("snapshot", "Snapshot uncommitted and untracked work", _snapshot),
     Step("backup_branch", "Create the backup branch", _backup_branch),
     Step("push_backup", "Push the backup branch", _push_backup),
+)
+_AFTER_DATABASE = (
     Step("reset", "Reset to the target", _reset),
     Step("push", "Push with lease", _push),
     Step("clear_caches", "Clear caches", _clear_caches),
-    Step("validate", "Restart and run the checklist", _validate),
+    _VALIDATE,
     Step("record", "Record the result", _record),
-    Step("unlock", "Unlock the repository", _unlock),
+    _UNLOCK,
 )
+ROLLBACK_STEPS: tuple[Step, ...] = _BEFORE_DATABASE + _AFTER_DATABASE
 STEP_NAMES = tuple(step.name for step in ROLLBACK_STEPS)
+# Scenario 5: the database is checked before anything changes, and rolled back (backed up
+# first) after the code's backup is safe on the remote and before the code is reset, so a
+# failure before its COMMIT leaves both as they were.
+_DB_CHECK = Step("db_check", "Check the database is as planned", check_database)
+_DB_BACKUP = Step("db_backup", "Back up the database (pg_dump)", back_up_database)
+_DB_DRY_RUN = Step("db_dry_run", "Dry-run the down SQL (then roll it back)", dry_run_down_sql)
+_DB_APPLY = Step("db_apply", "Roll the database back", roll_database_back)
+_DB_COMMAND = Step("db_apply", "Run the database rollback command", roll_database_back)
+ROLLBACK_DB_STEPS: tuple[Step, ...] = (
+    *_BEFORE_DATABASE[:2],
+    _DB_CHECK,
+    *_BEFORE_DATABASE[2:],
+    _DB_BACKUP,
+    _DB_DRY_RUN,
+    _DB_APPLY,
+    *_AFTER_DATABASE,
+)
+ROLLBACK_DB_COMMAND_STEPS: tuple[Step, ...] = tuple(
+    _DB_COMMAND if step is _DB_APPLY else step
+    for step in ROLLBACK_DB_STEPS
+    if step is not _DB_DRY_RUN
+)
 
 
 def _pick(run: RunContext) -> Mapping[str, Any]:
@@ -277,14 +311,23 @@ def _record_picks(run: RunContext) -> Mapping[str, Any]:
 
 
 CHERRY_PICK_STEPS: tuple[Step, ...] = (
-    Step("lock", "Lock the repository", _lock),
+    _LOCK,
     Step("pick", "Cherry-pick onto the branch", _pick),
     Step("push", "Push with lease", _push_picks),
-    Step("validate", "Restart and run the checklist", _validate),
+    _VALIDATE,
     Step("record", "Record the result", _record_picks),
-    Step("unlock", "Unlock the repository", _unlock),
+    _UNLOCK,
 )
 STEPS_BY_KIND: Mapping[str, tuple[Step, ...]] = {
     ROLLBACK: ROLLBACK_STEPS,
     CHERRY_PICK: CHERRY_PICK_STEPS,
 }
+
+
+def steps_of(kind: str, body: Mapping[str, Any]) -> tuple[Step, ...]:
+    """The steps a stored plan runs: a rollback with a database step runs its steps too."""
+    database = body.get("database") if kind == ROLLBACK else None
+    needed = isinstance(database, Mapping) and database.get("migrations")
+    if needed and isinstance(database, Mapping) and not database.get("unavailable"):
+        return ROLLBACK_DB_COMMAND_STEPS if database.get("command") else ROLLBACK_DB_STEPS
+    return STEPS_BY_KIND[kind]

@@ -74,7 +74,7 @@ def rollback_to(
         assert plan is not None and record is not None  # an explicit target always gets a plan
         _show(term, build_card_view(proposal, deps.settings.config.slack))
         reasons = needs_confirmation(plan)
-        anyway = bool(reasons or plan.migrations_crossed)
+        anyway = bool(reasons or plan.database_waiver_needed)
         if yes and anyway and not approve_anyway:
             _reject(deps, record, actor)
             raise RollbackBotError(
@@ -91,7 +91,7 @@ def rollback_to(
             fingerprint=record.fingerprint,
             actor=actor,
             surface=SURFACE,
-            waive=anyway and bool(plan.migrations_crossed),
+            waive=anyway and plan.database_waiver_needed,
             force=anyway and bool(reasons),
             break_glass=True,
         )

@@ -27,6 +27,7 @@ from bot.views.blocks import (
     message,
     section,
 )
+from bot.views.database import build_database_plan_text, build_database_result_text
 from bot.views.fix_window import minutes_said
 from bot.views.incident import (
     approver,
@@ -107,13 +108,9 @@ def _commit_lines(plan: RollbackPlan) -> str:
 
 def _warnings(plan: RollbackPlan) -> list[str]:
     warnings = [f":warning: {escape(reason)}." for reason in needs_confirmation(plan)]
-    if plan.migrations_crossed:
-        names = ", ".join(f"`{escape(name)}`" for name in plan.migrations_crossed[:10])
-        count = plural(len(plan.migrations_crossed), "schema migration")
-        warnings.append(
-            f":warning: This goes back past {count}: {names}. The plan has no database step: "
-            "approving leaves the database at the newer schema."
-        )
+    database = build_database_plan_text(plan)
+    if database is not None:
+        warnings.append(database)
     return warnings
 
 
@@ -125,18 +122,17 @@ def _decision_buttons(plan: RollbackPlan, record: Plan) -> dict[str, Any]:
         f"{plural(plan.discarded_count, 'commit')} and any uncommitted work go to "
         f"{plan.backup_branch} first."
     )
-    if reasons or plan.migrations_crossed:
+    waive = plan.database_waiver_needed
+    if reasons or waive:
         approve = button(
             "Approve anyway",
             ActionId.ROLLBACK_APPROVE_ANYWAY,
-            {**value, "force": bool(reasons), "waive": bool(plan.migrations_crossed)},
+            {**value, "force": bool(reasons), "waive": waive},
             style="danger",
             confirm=confirm(
                 "Roll back past the warnings?",
                 f"Reset to {target} although: "
-                + "; ".join(
-                    [*reasons, *(["the database stays ahead"] * bool(plan.migrations_crossed))]
-                )
+                + "; ".join([*reasons, *(["the database stays ahead"] * waive)])
                 + f". {leaving}",
                 "Approve anyway",
             ),
@@ -201,7 +197,7 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
 def _kept(plan: RollbackPlan, record: Plan, incident: Incident) -> str:
     """What the rollback kept, and where, and what it did not roll back (when it did not)."""
     backup, remote = escape(plan.backup_branch), escape(plan.remote)
-    waived = record.waived and plan.migrations_crossed
+    waived = record.waived and plan.database_waiver_needed
     head = (
         f"*Kept*: the commits that left and the uncommitted work, on `{backup}` (also on {remote})."
         if waived
@@ -270,6 +266,9 @@ def build_rollback_progress_view(
         blocks.extend(stopped_blocks(incident, record, progress, orchestrators))
     if progress.facts.get("backup_pushed") or progress.finished:
         blocks.append(section(_kept(plan, record, incident), BlockId.ROLLBACK_RESTORE))
+    database = build_database_result_text(progress.facts)
+    if database is not None:
+        blocks.append(section(database, BlockId.DATABASE_RESULT))
     blocks.append(context(card_foot(incident, record)))
     text = f"Incident #{incident.id}: {state}"
     if progress.finished:

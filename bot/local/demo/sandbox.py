@@ -151,6 +151,10 @@ _HISTORY: tuple[_Step, ...] = (
     _Step(8.5, SAM, "feat(phase2): add deal stage column", {
         "migrations/phase2_0002_add_deal_stage.sql":
         "ALTER TABLE deals ADD COLUMN stage text NOT NULL DEFAULT 'qualified';\n",
+        # Scenario 5's down SQL, beside the migration it takes back.
+        "migrations/rollback/phase2_0002_add_deal_stage.down.sql":
+        "-- Takes phase2_0002_add_deal_stage back: the stage column and its values go.\n"
+        "ALTER TABLE deals DROP COLUMN stage;\n",
     }),
     _Step(9, PRIYA, "stabilize(phase2): remove legacy email sender", {
         "server/routes.ts": _ROUTES_V2.split("\n", 1)[1],
