@@ -432,3 +432,19 @@ def test_store_upgrades_a_file_created_before_m005(tmp_path: Path) -> None:
     assert (before.healthy, before.from_sha, before.backup_branch) == (None, None, None)
     assert plan.incident_id == 1
     assert names.count("m005_plans_and_journal") == 1
+
+
+def test_withdraw_plans_retires_only_this_incidents_proposals(fresh_store: SqliteStore) -> None:
+    first, other, third = (_incident(fresh_store) for _ in range(3))
+    proposed = _propose(fresh_store, first.id)
+    approved = _propose(fresh_store, other.id)
+    assert fresh_store.approve_plan(approved.id, approver="U0ORCH", now=NOW)
+    elsewhere = _propose(fresh_store, third.id)
+
+    withdrawn = fresh_store.withdraw_plans(first.id)
+
+    assert [(plan.id, plan.state) for plan in withdrawn] == [(proposed.id, PlanState.SUPERSEDED)]
+    assert _plan(fresh_store, proposed.id).state is PlanState.SUPERSEDED
+    assert _plan(fresh_store, approved.id).state is PlanState.RUNNING
+    assert _plan(fresh_store, elsewhere.id).state is PlanState.PROPOSED
+    assert fresh_store.withdraw_plans(first.id) == []  # nothing twice
