@@ -178,6 +178,7 @@ WRITES: list[tuple[str, Call]] = [
         "write the journal",
         lambda s, p: s.journal_step(plan_id=p.id, attempt=1, step="reset", status="started"),
     ),
+    ("withdraw plans", lambda s, p: s.withdraw_plans(p.incident_id)),
 ]
 
 
