@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from actions.errors import ConfigError, InputError, RefNameError, RollbackBotError
+from bot.config.approvers import second_approver_warning
 from bot.deps import Deps
 from bot.logs import configure_logging
 from bot.settings import Secret, load_settings, scrub_environment
@@ -132,6 +133,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     scrub_environment(os.environ, settings.config)
     configure_logging(secrets=settings.secret_values())
+    warning = second_approver_warning(settings.config)
+    if warning is not None:
+        log.warning("four eyes: %s", warning)
     store = SqliteStore(settings.config.store.path, secrets=settings.secret_values())
     deps = Deps(settings=settings, store=store)
     app = _create_app_or_explain(create_app, deps)

@@ -258,3 +258,20 @@ def test_serve_refused_app_token_is_explained_without_the_token(config_path: Pat
     assert result.returncode == 2
     assert "Slack refused SLACK_APP_TOKEN for Socket Mode (invalid_auth)" in result.stderr
     assert "xapp-1-A0-wrong-secret" not in result.stderr + result.stdout
+
+
+def test_serve_warns_at_start_when_nobody_could_approve_the_orchestrators_own(
+    config_path: Path, emulator: SlackEmulator
+) -> None:
+    # The test config names one orchestrator, no escalation.fallback, requester_can_approve off.
+    env = bot_env(
+        SLACK_BOT_TOKEN=emulator.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=emulator.api_url,
+    )
+    process = ServeProcess(config_path, env)
+    process.wait_healthy()
+    code, output = process.stop()
+    assert code == 0, output
+    assert "four eyes: slack.orchestrators names only U0ORCH" in output, output
+    assert "rollback-bot rollback --to <target>" in output

@@ -16,6 +16,7 @@ from typing import Literal
 from actions.errors import InputError, RollbackBotError
 from actions.git import open_repo
 from actions.rollback_plan import RollbackPlan, verify_plan
+from bot.config.approvers import fallback_may_approve
 from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal, picks_moved, plan_picks, store_picks
 from bot.flows.escalation import stop_paging
@@ -46,14 +47,26 @@ def judge_approval(
     waive: bool = False,
     force: bool = False,
     break_glass: bool = False,
+    stand_in: bool = False,
 ) -> Verdict:
     """Apply the approval rules; on "approved" this caller, and only it, must run the plan.
 
     ``break_glass`` is the terminal's path for when Slack is down: whoever has a shell on the
     box both asks and approves, so the requester rule cannot apply; everything else does.
+    ``stand_in``: the clicker is not an orchestrator but in ``escalation.fallback``, which may
+    approve only a plan whose requester is the one orchestrator (see bot.config.approvers).
     """
     record = _require_plan(deps, plan_id, fingerprint)
     refusal = None if break_glass else _own_request(deps, record, actor=actor)
+    if (
+        refusal is None
+        and stand_in
+        and not fallback_may_approve(deps.settings.config, record.requested_by)
+    ):
+        refusal = (
+            "Only an orchestrator can approve this rollback; escalation.fallback approves only "
+            "when the one orchestrator asked for it. Nothing was changed."
+        )
     if refusal is None:
         refusal = _still_open(deps, record)
     plan = rollback_plan_from_body(record.body) if record.kind == ROLLBACK else None
@@ -71,7 +84,7 @@ def judge_approval(
         latest = deps.store.get_plan(plan_id) or record
         message = _still_open(deps, latest) or "Someone else decided on this plan first."
         return Verdict("refused", message, latest)
-    return _approved(deps, record, actor, surface, waive=waive, force=force)
+    return _approved(deps, record, actor, surface, waive=waive, force=force, stand_in=stand_in)
 
 
 def _replanned(
@@ -93,7 +106,14 @@ def _replanned(
 
 
 def _approved(
-    deps: Deps, record: Plan, actor: str, surface: Surface, *, waive: bool, force: bool
+    deps: Deps,
+    record: Plan,
+    actor: str,
+    surface: Surface,
+    *,
+    waive: bool,
+    force: bool,
+    stand_in: bool = False,
 ) -> Verdict:
     """This caller won the plan: the other open plans retire, and the timeline says so."""
     approved = (
@@ -113,6 +133,7 @@ def _approved(
         waived=waive,
         forced=force,
         superseded=[plan.id for plan in retired],
+        **({"as": "escalation.fallback"} if stand_in else {}),
     )
     latest = deps.store.get_plan(record.id) or record
     return Verdict("approved", "Approved.", latest, superseded=tuple(retired))

@@ -1,7 +1,9 @@
 """The incident card's buttons: Approve, Approve anyway, Reject, and Resume / Abort.
 
-Only orchestrators may press any of them (checked at registration, before a job runs). A job
-asks its flow, then either tells the clicker privately why nothing happened or edits the card.
+Only orchestrators may press them (checked at registration, before a job runs); Approve also
+takes ``escalation.fallback``, which the approval flow lets through only for a plan the one
+orchestrator asked for. A job asks its flow, then either tells the clicker privately why
+nothing happened or edits the card.
 Which click carries out a rollback is decided by a compare-and-set in the store, never here, so
 double clicks, redeliveries and two orchestrators at once run it once.
 """
@@ -19,6 +21,7 @@ from bot.flows.rollback_run import stopped_step
 from bot.ids import ActionId
 from bot.listeners.buttons import Button, Click, Permission, register_buttons
 from bot.slack.cards import close_card, close_superseded, deliver_card
+from bot.slack.orchestrators import is_orchestrator
 from bot.slack.runs import Clicked, run_on_card
 from store import Surface, TimelineAction
 
@@ -39,12 +42,15 @@ def _on_proposed_plan(
 
 def handle_rollback_approve_button(deps: Deps, click: Click) -> None:
     anyway = click.action_id == ActionId.ROLLBACK_APPROVE_ANYWAY.value
+    orchestrators = deps.settings.config.slack.orchestrators
     verdict = _on_proposed_plan(
         judge_approval,
         deps,
         click,
         waive=anyway and click.value.get("waive") is True,
         force=anyway and click.value.get("force") is True,
+        # Past the button's permission, a clicker who is no orchestrator is the fallback.
+        stand_in=not is_orchestrator(click.user, orchestrators=orchestrators, client=click.client),
     )
     if verdict.outcome == "replanned" and verdict.fresh is not None and verdict.record:
         close_card(deps, click.client, verdict.record, "replaced by a fresh plan (the repo moved)")
@@ -116,7 +122,7 @@ def handle_rollback_abort_button(deps: Deps, click: Click) -> None:
 
 _APPROVE = Button(
     handle_rollback_approve_button,
-    Permission.ORCHESTRATOR,
+    Permission.PAGED,  # escalation.fallback too, for a plan the one orchestrator asked for
     "Only an orchestrator can approve this rollback. Nothing was changed.",
     TimelineAction.APPROVAL_REFUSED,
 )

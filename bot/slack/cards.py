@@ -49,7 +49,9 @@ def deliver_card(deps: Deps, proposal: Proposal | PickProposal, reply: Reply) ->
     channel refuses it, the orchestrators get the card (with its buttons) directly, and the
     asker gets it privately with the reason."""
     channel = deps.settings.config.slack.channel
-    card = build_card_view(proposal, deps.settings.config.slack)
+    card = build_card_view(
+        proposal, deps.settings.config.slack, fallback=deps.settings.config.escalation.fallback
+    )
     live = post_card(deps, reply.client, card, record=proposal.record, channel=channel)
     if live.posted:
         if isinstance(proposal, Proposal) and live.ts is not None:

@@ -61,7 +61,9 @@ def proposal_now(deps: Deps, incident: Incident) -> Proposal:
 def show_incident(deps: Deps, client: WebClient, proposal: Proposal) -> LiveMessage:
     """Draw the incident's card: edit the one it has, or post it in the incident channel."""
     incident = proposal.incident
-    card = build_card_view(proposal, deps.settings.config.slack)
+    card = build_card_view(
+        proposal, deps.settings.config.slack, fallback=deps.settings.config.escalation.fallback
+    )
     if incident.message_ts:
         live = LiveMessage.existing(client, incident.channel, incident.message_ts)
         if live.finish(card):

@@ -72,7 +72,14 @@ def rollback_to(
     for _ in range(_REPLANS):
         plan, record = proposal.plan, proposal.record
         assert plan is not None and record is not None  # an explicit target always gets a plan
-        _show(term, build_card_view(proposal, deps.settings.config.slack))
+        _show(
+            term,
+            build_card_view(
+                proposal,
+                deps.settings.config.slack,
+                fallback=deps.settings.config.escalation.fallback,
+            ),
+        )
         reasons = needs_confirmation(plan)
         anyway = bool(reasons or plan.database_waiver_needed)
         if yes and anyway and not approve_anyway:

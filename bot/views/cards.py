@@ -7,6 +7,8 @@ or stopped (the step list), and closed. The kind-specific parts are in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from actions.cherry_pick import CherryPickPlan
 from bot.config import SlackConfig
 from bot.flows.cherry_pick import PickProposal
@@ -25,14 +27,17 @@ from bot.views.rollback import build_incident_card_view, build_rollback_progress
 from store import Incident, IncidentState
 
 
-def build_card_view(proposal: Proposal | PickProposal, slack: SlackConfig) -> Message:
+def build_card_view(
+    proposal: Proposal | PickProposal, slack: SlackConfig, *, fallback: Sequence[str] = ()
+) -> Message:
     """An incident's card as it stands: the plan to decide on when there is one; otherwise what
-    the incident waits for (a rating, a fix within its window, a fix forward)."""
+    the incident waits for (a rating, a fix within its window, a fix forward). ``fallback`` is
+    ``escalation.fallback``, named when it may approve."""
     if isinstance(proposal, PickProposal):
         return build_cherry_pick_card_view(proposal, slack)
     incident = proposal.incident
     if proposal.plan is not None and proposal.record is not None:
-        return build_incident_card_view(proposal, slack)
+        return build_incident_card_view(proposal, slack, fallback=fallback)
     if incident.state is IncidentState.AWAITING_RATING:
         return build_blocker_card_view(incident, slack)
     if incident.state is IncidentState.FIXING:

@@ -7,11 +7,12 @@ whether the service is healthy, what was kept and where, and what to do next.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actions.rollback_plan import RollbackPlan
 from bot.config import SlackConfig
+from bot.config.approvers import sole_orchestrator
 from bot.flows.rollback import Proposal, needs_confirmation
 from bot.flows.rollback_run import Progress
 from bot.ids import ActionId, BlockId
@@ -160,7 +161,38 @@ def _decision_buttons(plan: RollbackPlan, record: Plan) -> dict[str, Any]:
     }
 
 
-def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
+def who_approves(
+    slack: SlackConfig, fallback: Sequence[str], requester: str, target: str
+) -> tuple[str, str]:
+    """(who can approve this plan, the terminal's break-glass path), in plain words."""
+    who = mention_orchestrators(slack.orchestrators)
+    if slack.requester_can_approve:
+        can = f"Who can approve: {who}."
+    elif sole_orchestrator(slack.orchestrators) == requester:
+        can = f"{mention(requester)} asked and is the only orchestrator, so " + (
+            f"{mention_orchestrators(fallback)} (escalation.fallback) can approve."
+            if fallback
+            else "nobody else in Slack can approve: name a second orchestrator, or "
+            "use the terminal."
+        )
+    elif requester in slack.orchestrators:
+        others = [entry for entry in slack.orchestrators if entry != requester]
+        can = (
+            f"Who can approve: {mention_orchestrators(others)}; not {mention(requester)}, "
+            "who asked."
+        )
+    else:
+        can = f"Who can approve: {who}."
+    glass = (
+        "Break-glass, when Slack cannot be used: "
+        f"`rollback-bot rollback --to {escape(target)}` on the bot's host (recorded)."
+    )
+    return can, glass
+
+
+def build_incident_card_view(
+    proposal: Proposal, slack: SlackConfig, *, fallback: Sequence[str] = ()
+) -> Message:
     """The incident as opened: what happened, why, the plan and its buttons."""
     incident, plan, record, note = proposal.incident, proposal.plan, proposal.record, proposal.note
     blocks: list[dict[str, Any]] = [header(incident_title(incident)), incident_summary(incident)]
@@ -182,13 +214,14 @@ def build_incident_card_view(proposal: Proposal, slack: SlackConfig) -> Message:
     blocks.append(section(_commit_lines(plan)))
     blocks.extend(section(warning) for warning in _warnings(plan))
     blocks.append(_decision_buttons(plan, record))
-    own = "" if slack.requester_can_approve else "; whoever asked cannot approve their own"
+    can, glass = who_approves(slack, fallback, record.requested_by, plan.target_ref)
     blocks.append(
         context(
-            f"{who}: your decision is needed (orchestrators only{own}). Expires "
-            f"{record.expires_at:%H:%M} UTC. {card_foot(incident, record)}"
+            f"{who}: your decision is needed. {can} Expires {record.expires_at:%H:%M} UTC. "
+            f"{card_foot(incident, record)}"
         )
     )
+    blocks.append(context(glass))
     return message(
         f"{incident_title(incident)}: rollback to {plan.target_ref} awaits approval", blocks
     )
