@@ -180,12 +180,12 @@ def wait_card_text(
 
 
 def request_rollback(harness: Harness, sender: SlackSender) -> Message:
-    """`/rollback scenario critical` with no severity: the policy's default for it is 3."""
-    sent = sender.slash_command("/rollback", "scenario critical", user_id=ENGINEER)
+    """`/rollback scenario critical 4`: severity 4 means roll back now (no fix window first)."""
+    sent = sender.slash_command("/rollback", "scenario critical 4", user_id=ENGINEER)
     assert sent.status == 200, sent
     card = card_with(harness.emulator, "awaits approval")
     rendered = str(card.blocks)
-    assert "severity-3-or-less" in rendered and "Quick fix first" in rendered, rendered
+    assert "severity-4-plus" in rendered, rendered
     assert TAG_T8 in rendered and f"<@{ORCHESTRATOR}>" in rendered, rendered
     assert WIP_PATH in rendered and TRACKED_PATH in rendered, rendered  # the dirty work is named
     assert set(buttons(card)) == {APPROVE, "rollback_reject"}, buttons(card)

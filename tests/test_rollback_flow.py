@@ -79,6 +79,10 @@ def test_critical_scenario_rolls_back_to_the_last_checkpoint_and_keeps_everythin
         plan = local.store.plans_of(incident.id)[-1]
     assert final is not None and "service healthy" in final.text, final.text
     assert "Rollback done" in str(final.blocks) and "Service healthy" in str(final.blocks)
+    # The untracked work left the working copy (the service runs exactly the target); the
+    # card says where it is kept.
+    assert not (work / "server" / "wip.ts").exists()
+    assert "1 untracked file (`server/wip.ts`), each kept on" in str(final.blocks)
     assert git(work, "rev-parse", "HEAD") == checkpoint
     assert git(origin, "rev-parse", f"refs/heads/{BRANCH}") == checkpoint
     backup = plan.body["backup_branch"]
@@ -93,6 +97,25 @@ def test_critical_scenario_rolls_back_to_the_last_checkpoint_and_keeps_everythin
         True,
     )
     assert plan.state is PlanState.DONE and plan.approved_by == "U0ORCH" and plan.waived
+
+
+def test_clean_untracked_off_keeps_untracked_files_after_the_reset(sandbox: Sandbox) -> None:
+    work = sandbox.repo
+    (work / "server" / "wip.ts").write_text("export const halfDone = true\n")
+    text = sandbox.config_path.read_text()
+    sandbox.config_path.write_text(text.replace("[git]\n", "[git]\nclean_untracked = false\n", 1))
+    with LocalSlack(load_config(sandbox.config_path), environ={}, scheduler=False) as local:
+        local.sender.slash_command("/rollback", "scenario critical 5", user_id="U0ENG")
+        card = card_with(local.emulator, "awaits approval")
+        payload = local.emulator.message_payload(card)
+        approve = button(card, "rollback_approve_anyway")
+        local.sender.block_action(user_id="U0ORCH", action=approve, message=payload)
+        assert local.emulator.wait_for(
+            lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=40
+        )
+        final = local.emulator.message(CHANNEL, card.ts)
+    assert (work / "server" / "wip.ts").read_text() == "export const halfDone = true\n"
+    assert final is not None and "Removed from the working copy" not in str(final.blocks)
 
 
 def _with_orchestrators(sandbox: Sandbox, *users: str, extra: str = "") -> None:

@@ -18,6 +18,7 @@ from actions.cherry_pick import CherryPickPlan
 from actions.cherry_pick_apply import apply_cherry_pick
 from actions.errors import GitError
 from actions.git import require_index_unlocked
+from actions.rollback_clean import remove_untracked_kept_in
 from actions.rollback_plan import RollbackPlan, verify_plan
 from actions.rollback_steps import (
     clear_caches,
@@ -160,6 +161,13 @@ def _reset(run: RunContext) -> Mapping[str, Any]:
     return {"from_sha": plan.head_sha, "to_sha": plan.target_sha}
 
 
+def _clean_untracked(run: RunContext) -> Mapping[str, Any]:
+    if not run.deps.settings.config.git.clean_untracked:
+        return {"untracked_removed": [], "untracked_cleaning": "off"}
+    cleaned = remove_untracked_kept_in(repo=run.repo, backup_sha=run.facts["backup_sha"])
+    return {"untracked_removed": list(cleaned.removed), "untracked_kept": list(cleaned.kept)}
+
+
 def _push(run: RunContext) -> Mapping[str, Any]:
     plan = run.rollback
     summary = push_with_lease(
@@ -238,6 +246,7 @@ _BEFORE_DATABASE = (
 )
 _AFTER_DATABASE = (
     Step("reset", "Reset to the target", _reset),
+    Step("clean_untracked", "Remove untracked files the backup holds", _clean_untracked),
     Step("push", "Push with lease", _push),
     Step("clear_caches", "Clear caches", _clear_caches),
     _VALIDATE,

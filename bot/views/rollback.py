@@ -227,7 +227,7 @@ def build_incident_card_view(
     )
 
 
-def _kept(plan: RollbackPlan, record: Plan, incident: Incident) -> str:
+def _kept(plan: RollbackPlan, record: Plan, incident: Incident, facts: Mapping[str, Any]) -> str:
     """What the rollback kept, and where, and what it did not roll back (when it did not)."""
     backup, remote = escape(plan.backup_branch), escape(plan.remote)
     waived = record.waived and plan.database_waiver_needed
@@ -249,6 +249,20 @@ def _kept(plan: RollbackPlan, record: Plan, incident: Incident) -> str:
             1,
             f":warning: *The database stays ahead*: its schema is {count} newer than "
             f"`{escape(plan.target_ref)}`, the code's; the database step was waived on approval.",
+        )
+    removed = [str(path) for path in facts.get("untracked_removed") or []]
+    if removed:
+        shown = ", ".join(f"`{escape(path)}`" for path in removed[:COMMITS_SHOWN])
+        more = f" and {len(removed) - COMMITS_SHOWN} more" if len(removed) > COMMITS_SHOWN else ""
+        lines.append(
+            f"Removed from the working copy, so it runs exactly the target: "
+            f"{plural(len(removed), 'untracked file')} ({shown}{more}), each kept on `{backup}`."
+        )
+    kept = [str(path) for path in facts.get("untracked_kept") or []]
+    if kept:
+        lines.append(
+            ":warning: Left in place, not like this on the backup: "
+            + ", ".join(f"`{escape(path)}`" for path in kept[:COMMITS_SHOWN])
         )
     return "\n".join(lines)
 
@@ -298,7 +312,9 @@ def build_rollback_progress_view(
     if progress.stopped_at:
         blocks.extend(stopped_blocks(incident, record, progress, orchestrators))
     if progress.facts.get("backup_pushed") or progress.finished:
-        blocks.append(section(_kept(plan, record, incident), BlockId.ROLLBACK_RESTORE))
+        blocks.append(
+            section(_kept(plan, record, incident, progress.facts), BlockId.ROLLBACK_RESTORE)
+        )
     database = build_database_result_text(progress.facts)
     if database is not None:
         blocks.append(section(database, BlockId.DATABASE_RESULT))
@@ -328,7 +344,9 @@ def build_plan_closed_view(
         section(f"{marks.get(record.state, ':information_source:')} Rollback{target}: {why}"),
     ]
     if plan is not None and record.state is PlanState.ABORTED and _backup_made(record.result):
-        blocks.append(section(_kept(plan, record, incident), BlockId.ROLLBACK_RESTORE))
+        blocks.append(
+            section(_kept(plan, record, incident, record.result), BlockId.ROLLBACK_RESTORE)
+        )
     blocks.append(context(card_foot(incident, record)))
     return message(f"{incident_title(incident)}: rollback {record.state.value}", blocks)
 
