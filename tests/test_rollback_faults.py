@@ -324,8 +324,10 @@ def test_dirty_tree_is_kept_on_the_pushed_backup_branch(sandbox: Sandbox) -> Non
     assert (work / "server" / "index.ts").read_text() == show_file(
         work, checkpoint, "server/index.ts"
     )
-    # `git reset --hard` leaves untracked files where they are (and they are on the backup).
-    assert (work / "notes" / "wip.md").read_text() == "half an idea\n"
+    # `git reset --hard` leaves untracked files where they are; the bot takes out those the
+    # backup holds, so the working copy is exactly the target.
+    assert not (work / "notes").exists()
+    assert "1 untracked file (`notes/wip.md`), each kept on" in str(final.blocks)
     assert incident.state is IncidentState.ROLLED_BACK and plan.state is PlanState.DONE
 
 
@@ -538,7 +540,15 @@ def test_push_refused_by_the_remote_stops_and_resume_runs_only_the_push(sandbox:
     assert rev(origin, backup) == old_head
     first = [e.step for e in journal if e.attempt == 1 and e.status == "done"]
     second = [e.step for e in journal if e.attempt == 2]
-    assert first == ["lock", "verify", "snapshot", "backup_branch", "push_backup", "reset"]
+    assert first == [
+        "lock",
+        "verify",
+        "snapshot",
+        "backup_branch",
+        "push_backup",
+        "reset",
+        "clean_untracked",
+    ]
     assert second[0] == "push" and not set(first) & set(second), second
     assert [e.step for e in journal if e.attempt == 2 and e.status == "done"] == [
         "push",
