@@ -169,6 +169,9 @@ class Console:
         who = "rollback-bot"
         if message.ephemeral_to:
             who += f" (only visible to {self._name(message.ephemeral_to)})"
+        elif message.channel != self.channel and message.channel.startswith("D"):
+            # The emulator's direct-message channel of U0X is D0X.
+            who += f" (direct message to {self._name('U' + message.channel[1:])})"
         if message.edited:
             who += " (edited)"
         indent = "    | " if message.thread_ts and message.thread_ts != message.ts else ""

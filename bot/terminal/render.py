@@ -38,6 +38,8 @@ _EMOJI = {
     ":stopwatch:": "(!)",
     ":wrench:": "*",
     ":cherries:": "*",
+    ":rotating_light:": "(!!)",
+    ":floppy_disk:": "[db]",
 }
 _EMOJI_RE = re.compile("|".join(re.escape(code) for code in _EMOJI))
 
