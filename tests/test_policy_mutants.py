@@ -15,6 +15,7 @@ import pytest
 
 from actions.errors import ConfigError, InputError
 from actions.policy import (
+    BLOCKER_HIGH_RULE,
     DEFAULT_POLICY,
     SEVERITY_WORDS,
     SOURCES,
@@ -27,6 +28,7 @@ from actions.policy import (
     decide,
     severity_from_text,
     validate_policy,
+    with_overrides,
 )
 
 SCENARIO_NAMES = ", ".join(DEFAULT_POLICY.scenarios)
@@ -318,3 +320,48 @@ def test_policy_pieces_are_frozen(piece: str) -> None:
     field = dataclasses.fields(target)[0].name
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(target, field, None)
+
+
+# -- with_overrides: the config's windows and severities over the table ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("windows", "severities", "message"),
+    [
+        ({"critcal": 5}, {}, "`critcal` is not a scenario, `default` or `blocker_high`."),
+        ({}, {"default": 3}, "`default` is not a scenario."),
+        ({"minor": 0}, {}, "`minor`: a fix window is more than 0 and at most 1440 minutes."),
+        ({"minor": 1440.5}, {}, "`minor`: a fix window is more than 0 and at most 1440 minutes."),
+        ({"minor": True}, {}, "`minor`: a fix window is more than 0 and at most 1440 minutes."),
+        ({}, {"minor": 6}, "`minor`: a default severity is 1-5."),
+    ],
+)
+def test_with_overrides_bad_keys_are_named_exactly(
+    windows: dict[str, float], severities: dict[str, int], message: str
+) -> None:
+    with pytest.raises(InputError) as refused:
+        with_overrides(DEFAULT_POLICY, fix_window_min=windows, default_severity=severities)
+    assert refused.value.user_message == message
+
+
+def test_with_overrides_a_whole_day_is_the_longest_window() -> None:
+    policy = with_overrides(DEFAULT_POLICY, fix_window_min={"minor": 1440})
+    assert policy.scenarios["minor"].fix_window_min == 1440
+
+
+def test_with_overrides_default_leaves_a_scenarios_own_window_alone() -> None:
+    policy = with_overrides(DEFAULT_POLICY, fix_window_min={"default": 0.05})
+    assert policy.scenarios["performance"].fix_window_min == 60  # its own, from the procedure
+    assert policy.scenarios["critical"].fix_window_min == 0.05
+    named = with_overrides(DEFAULT_POLICY, fix_window_min={"default": 10, "performance": 5})
+    assert named.scenarios["performance"].fix_window_min == 5
+
+
+def test_with_overrides_blocker_high_changes_only_the_blocker_high_rule() -> None:
+    policy = with_overrides(DEFAULT_POLICY, fix_window_min={"blocker_high": 7})
+    changed = {rule.id: rule.fix_window_min for rule in policy.rules}
+    before = {rule.id: rule.fix_window_min for rule in DEFAULT_POLICY.rules}
+    assert changed.pop(BLOCKER_HIGH_RULE) == 7
+    assert changed == {k: v for k, v in before.items() if k != BLOCKER_HIGH_RULE}
+    untouched = with_overrides(DEFAULT_POLICY, fix_window_min={"minor": 7})
+    assert untouched.rules == DEFAULT_POLICY.rules
