@@ -8,12 +8,14 @@ body is not taken for the removal.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import git
 
 from actions.errors import GitError
 from actions.gitrun import Deadline, run_git
 from actions.refs import require_ref_name
+from actions.rollback_git import require_commit_id
 
 _REFUSED = "No rollback was planned and nothing was changed."
 _EMAIL_RE = re.compile(r"e-?mail", re.IGNORECASE)
@@ -63,3 +65,49 @@ def find_commit_before_email_removal(
             )
         return parents.split()[0], f"{sha} {subject}"
     return None
+
+
+@dataclass(frozen=True)
+class EmailEvidence:
+    """Why the procedure's target is that commit: what matched, and which email files went."""
+
+    matched: tuple[str, ...]  # "sha subject" of each commit whose subject names email and removal
+    removed: tuple[str, ...]  # email files deleted between the target and HEAD
+
+
+_EVIDENCE_SHOWN = 20
+
+
+def email_evidence(
+    *, repo: git.Repo, target_sha: str, head_sha: str, timeout_s: float = 30.0
+) -> EmailEvidence:
+    """The email-removal commits between the target and HEAD, and the email files removed."""
+    require_commit_id(target_sha, what="target commit")
+    require_commit_id(head_sha, what="HEAD commit")
+    deadline = Deadline(timeout_s)
+    logged = run_git(
+        repo,
+        [
+            "log",
+            "--reverse",
+            "--no-show-signature",
+            "--format=%H%x00%s",
+            "--end-of-options",
+            f"{target_sha}..{head_sha}",
+        ],
+        deadline.left("reading the commits"),
+    )
+    removed = run_git(
+        repo,
+        ["diff", "--name-only", "-z", "--no-renames", "--diff-filter=D", target_sha, head_sha],
+        deadline.left("listing the removed files"),
+    )
+    if not (logged.ok and removed.ok):
+        raise GitError(f"Could not read the email evidence. {_REFUSED}")
+    matched = []
+    for line in logged.out.splitlines():
+        sha, _, subject = line.partition("\x00")
+        if _EMAIL_RE.search(subject) and _REMOVAL_RE.search(subject):
+            matched.append(f"{sha} {subject}")
+    paths = [path for path in removed.out.split("\0") if path and _EMAIL_RE.search(path)]
+    return EmailEvidence(tuple(matched[:_EVIDENCE_SHOWN]), tuple(paths[:_EVIDENCE_SHOWN]))

@@ -80,6 +80,12 @@ class RollbackPlan:
     #: The database step (Scenario 5), planned by the bot from the database's real state when
     #: the rollback crosses migration files; None when it does not, or no database is set.
     database: DatabasePlan | None = None
+    #: Set when the procedure chose the target itself (Scenario 3: the commit before the first
+    #: email removal): then "not a checkpoint tag" is no warning. The evidence: the commits
+    #: that matched ("sha subject") and the email files removed since the target.
+    target_reason: str = ""
+    email_matches: tuple[str, ...] = ()
+    email_files_removed: tuple[str, ...] = ()
 
     @property
     def database_waiver_needed(self) -> bool:

@@ -240,7 +240,14 @@ def test_email_scenario_targets_the_commit_before_the_first_email_removal(
         (incident,) = local.store.list_incidents(states=list(IncidentState))
         (plan,) = local.store.plans_of(incident.id)
     assert plan.body["target_sha"] == expected
-    assert expected[:7] in str(card.blocks)
+    shown = str(card.blocks)
+    assert expected[:7] in shown
+    # The procedure chose the target: its evidence is shown, and a plain Approve suffices for
+    # "not a checkpoint tag" (only the crossed migration still asks for "approve anyway").
+    assert "the commit before the first email removal" in shown
+    assert "remove legacy email sender" in shown and "remove old email config" in shown
+    assert "server/email-config.ts" in shown and "server/email/legacy-sender.ts" in shown
+    assert "is not a checkpoint tag" not in shown
 
 
 # -- 7. no checkpoint during a rebase --------------------------------------------------------------

@@ -17,6 +17,7 @@ from actions.checkpoint_names import CheckpointNames
 from actions.checks.checklist import ChecklistResult
 from actions.checks.result import CheckResult
 from actions.cherry_pick import CherryPickPlan, PickedCommit, pick_fingerprint
+from actions.database_plan import DataAtRisk, DatabasePlan, DownMigration, DownScript
 from actions.git import CheckpointTag, RepoStatus
 from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
 from bot.config import SlackConfig
@@ -26,7 +27,7 @@ from bot.flows.escalation import Page
 from bot.flows.plans import ROLLBACK, cherry_pick_body, rollback_plan_body
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress, StepState
-from bot.flows.run_steps import CHERRY_PICK_STEPS, ROLLBACK_STEPS
+from bot.flows.run_steps import CHERRY_PICK_STEPS, ROLLBACK_DB_STEPS, ROLLBACK_STEPS
 from bot.flows.severity import Rerated
 from bot.flows.status import StatusReport
 from bot.flows.validation import ValidationReport
@@ -45,6 +46,7 @@ from bot.views.fix_window import build_fix_forward_card_view
 from bot.views.help import build_help_view
 from bot.views.home import build_home_view
 from bot.views.rollback import build_plan_closed_view
+from bot.views.root_cause import build_root_cause_view
 from bot.views.severity import build_rerated_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view, build_verdict_change_view
@@ -236,6 +238,53 @@ def _second_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     yield "page", build_page_view(incident, page)
     rerated = Rerated(incident, "3", 5, True, LONG)
     yield "rerated", build_rerated_view(rerated)
+    yield from _procedure_views(incident)
+
+
+def _procedure_views(incident: Incident) -> Iterator[tuple[str, Message]]:
+    """The email scenario's evidence, the database step, the root-cause questions."""
+    email = replace(
+        _rollback_plan(),
+        target_reason=HOSTILE,
+        email_matches=tuple(f"{_sha(300 + i)} {HOSTILE}" for i in range(30)),
+        email_files_removed=tuple(f"server/email/{HOSTILE}{i}.ts" for i in range(30)),
+    )
+    rollback = _record("rollback")
+    yield "email card", build_card_view(Proposal(incident, None, email, rollback, LONG), SLACK)
+    script = DownScript(f"migrations/rollback/{HOSTILE}.down.sql", f"DROP TABLE x; {LONG}", ())
+    database = DatabasePlan(
+        table="drizzle.__drizzle_migrations",
+        migrations=tuple(DownMigration(f"{HOSTILE}{i}", HOSTILE, _sha(i)) for i in range(20)),
+        scripts=(script,) * 12,
+        command=(),
+        applied_before=(),
+        at_risk=tuple(DataAtRisk(f"table {HOSTILE}", i or None) for i in range(20)),
+    )
+    with_db = replace(_rollback_plan(), database=database)
+    yield "database card", build_card_view(Proposal(incident, None, with_db, rollback, LONG), SLACK)
+    commanded = replace(with_db, database=replace(database, scripts=(), command=(HOSTILE, LONG)))
+    yield (
+        "command card",
+        build_card_view(Proposal(incident, None, commanded, rollback, LONG), SLACK),
+    )
+    gone = replace(with_db, database=replace(database, migrations=(), unavailable=HOSTILE))
+    yield "no database", build_card_view(Proposal(incident, None, gone, rollback, LONG), SLACK)
+    facts = {
+        "db_backup": HOSTILE,
+        "db_backup_bytes": 12345678,
+        "db_rolled_back": True,
+        "db_statements": 3,
+        "db_restore": HOSTILE,
+        "untracked_removed": [HOSTILE] * 30,
+        "untracked_kept": [HOSTILE] * 3,
+        "failing": [],
+        "push": LONG,
+        "checks": 2,
+    }
+    states = tuple(StepState(s.name, s.title, "done") for s in ROLLBACK_DB_STEPS)
+    progress = Progress(rollback, states, facts, (), finished=True)
+    yield "database done", build_progress_card_view(incident, progress, SLACK)
+    yield "root cause", build_root_cause_view(incident)
 
 
 def mrkdwn_texts(message: Message) -> Iterator[str]:

@@ -97,7 +97,7 @@ def rollback_plan_body(plan: RollbackPlan) -> dict[str, Any]:
         {**asdict(commit), "committed_at": commit.committed_at.isoformat()}
         for commit in plan.discarded
     ]
-    for key in ("dirty_paths", "migrations_crossed"):
+    for key in ("dirty_paths", "migrations_crossed", "email_matches", "email_files_removed"):
         body[key] = list(body[key])
     return body
 
@@ -119,6 +119,8 @@ def rollback_plan_from_body(body: dict[str, Any]) -> RollbackPlan:
                 "dirty_paths": tuple(body["dirty_paths"]),
                 "migrations_crossed": tuple(body["migrations_crossed"]),
                 "database": _database_from_body(body.get("database")),
+                "email_matches": tuple(body.get("email_matches", ())),
+                "email_files_removed": tuple(body.get("email_files_removed", ())),
             }
         )
     except (KeyError, TypeError, ValueError) as error:

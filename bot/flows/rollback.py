@@ -8,12 +8,13 @@ rollback, plans one read-only and stores the plan for an orchestrator to decide 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from actions.errors import InputError
 from actions.git import open_repo
 from actions.policy import Action, Decision, Target, decide, severity_from_text
+from actions.rollback_email import email_evidence
 from actions.rollback_plan import (
     RollbackPlan,
     find_commit_before_email_removal,
@@ -77,7 +78,7 @@ def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Pro
         # is refused before any incident exists, so a retry leaves no ghost incidents behind.
         # A fix window's plan is only this check: the window's end makes a fresh one.
         target, note = _scenario_target(deps, decision)
-        plan = _plan(deps, target)
+        plan = _with_evidence(deps, _plan(deps, target), note)
     windowed = decision.action is Action.FIX_WINDOW_THEN_ROLLBACK
     incident = deps.store.open_incident(
         scenario=scenario,
@@ -196,7 +197,28 @@ def _scenario_target(deps: Deps, decision: Decision) -> tuple[str | None, str]:
     if found is None:
         return None, "No email-removal commit was found on the branch; the last checkpoint is used."
     parent, removal = found
-    return parent, f"Target: the commit before the first email removal ({removal})."
+    return parent, f"{_EMAIL_REASON} ({removal[:7]}{removal[40:]})"
+
+
+_EMAIL_REASON = "the commit before the first email removal"
+
+
+def _with_evidence(deps: Deps, plan: RollbackPlan, note: str) -> RollbackPlan:
+    """The procedure chose this target: the plan says why, with the commits and files that
+    show it, and needs no "approve anyway" for not being a checkpoint tag."""
+    if not note.startswith(_EMAIL_REASON):
+        return plan
+    evidence = email_evidence(
+        repo=open_repo(deps.settings.config.git.path),
+        target_sha=plan.target_sha,
+        head_sha=plan.head_sha,
+    )
+    return replace(
+        plan,
+        target_reason=note,
+        email_matches=evidence.matched,
+        email_files_removed=evidence.removed,
+    )
 
 
 def _plan(deps: Deps, target: str | None) -> RollbackPlan:
@@ -224,7 +246,7 @@ def _propose(
     channel: str,
     note: str,
 ) -> Proposal:
-    plan = _plan(deps, target)
+    plan = _with_evidence(deps, _plan(deps, target), note)
     return _store_plan(deps, incident, decision, plan, actor=actor, channel=channel, note=note)
 
 
@@ -247,7 +269,7 @@ def _store_plan(
 def needs_confirmation(plan: RollbackPlan) -> tuple[str, ...]:
     """Why this target needs the orchestrator's explicit "approve anyway", if it does."""
     reasons = []
-    if not plan.target_is_checkpoint:
+    if not plan.target_is_checkpoint and not plan.target_reason:
         reasons.append(f"{plan.target_ref} is not a checkpoint tag")
     if not plan.target_is_ancestor:
         reasons.append(f"{plan.target_ref} is not an ancestor of HEAD (the branch would jump)")

@@ -23,6 +23,7 @@ from bot.slack.orchestrators import people_of
 from bot.slack.replies import Reply
 from bot.views.blocks import Message, escape, mention_orchestrators, message, section, unescape
 from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
+from bot.views.root_cause import build_root_cause_view
 from store import IncidentState, Plan, PlanState, Surface
 
 log = logging.getLogger("rollback_bot.runs")
@@ -103,7 +104,24 @@ def run_on_card(
         tell_outcome_elsewhere(deps, record, card, cards.primary, reply)
     if final.finished:
         deps.store.write_value(CARD_FINAL_KEY.format(record.id), "1")
+        _ask_root_cause(deps, client, record, cards.primary)
     return final
+
+
+ROOT_CAUSE_KEY = "root-cause-asked:{}"
+
+
+def _ask_root_cause(deps: Deps, client: WebClient, record: Plan, card: LiveMessage) -> None:
+    """After the email scenario's rollback: the procedure's root-cause questions, once, in the
+    incident's thread."""
+    incident = deps.store.get_incident(record.incident_id)
+    key = ROOT_CAUSE_KEY.format(record.incident_id)
+    if incident is None or incident.scenario != "email" or deps.store.read_value(key):
+        return
+    view = build_root_cause_view(incident)
+    thread = {"thread_ts": card.ts} if card.ts and card.channel == incident.channel else {}
+    if LiveMessage(client, incident.channel).start({**view, **thread}):
+        deps.store.write_value(key, "1")
 
 
 def announce_interrupted(deps: Deps, client: WebClient) -> int:

@@ -64,6 +64,8 @@ def _change(line: str) -> str:
 
 def _plan_lines(plan: RollbackPlan, forced: CheckpointRecord | None) -> str:
     kind = "a checkpoint" if plan.target_is_checkpoint else "not a checkpoint"
+    if plan.target_reason:
+        kind = f"{escape(plan.target_reason)}, as the procedure says"
     same = plan.remote_head == plan.head_sha
     remote = "the same" if same else f"at {short(plan.remote_head)}"
     lines = [
@@ -89,6 +91,20 @@ def _plan_lines(plan: RollbackPlan, forced: CheckpointRecord | None) -> str:
         )
     else:
         lines.append("• *Uncommitted work*: none")
+    return "\n".join(lines)
+
+
+def _evidence_lines(plan: RollbackPlan) -> str | None:
+    """Scenario 3's evidence: the commits that matched email and a removal, and the email files
+    that went, so the orchestrator can check the procedure's choice before approving."""
+    if not plan.target_reason:
+        return None
+    matched = [f"• {short(line[:40])} {escape(line[41:][:80])}" for line in plan.email_matches[:8]]
+    lines = ["*Why this target*: commits whose subject names email and a removal"]
+    lines += matched or ["• none after the target"]
+    if plan.email_files_removed:
+        files = ", ".join(f"`{escape(path)}`" for path in plan.email_files_removed[:8])
+        lines.append(f"*Email files removed since*: {files}")
     return "\n".join(lines)
 
 
@@ -208,9 +224,12 @@ def build_incident_card_view(
                 "fixed after all."
             )
         )
-    if note:
+    if note and note != plan.target_reason:
         blocks.append(context(escape(note)))
     blocks.append(section(_plan_lines(plan, proposal.target_checkpoint), BlockId.INCIDENT_PLAN))
+    evidence = _evidence_lines(plan)
+    if evidence is not None:
+        blocks.append(section(evidence))
     blocks.append(section(_commit_lines(plan)))
     blocks.extend(section(warning) for warning in _warnings(plan))
     blocks.append(_decision_buttons(plan, record))
