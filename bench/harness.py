@@ -215,13 +215,18 @@ def run_in_temp_folder(
 
 
 def print_ratio(
-    *, what: str, ours: Sequence[float], baseline: Sequence[float], target: float
+    *,
+    what: str,
+    ours: Sequence[float],
+    baseline: Sequence[float],
+    target: float,
+    baseline_name: str = "raw git",
 ) -> float:
     """Print ours/baseline at p50 and whether it meets the target; return the ratio."""
     ratio = percentile(sorted(ours), 50) / percentile(sorted(baseline), 50)
     verdict = "met" if ratio <= target else "TARGET MISSED"
     print(f"ours / baseline (p50): {ratio:.2f}x")
-    print(f"target: {what} p50 <= {target}x raw git p50: {verdict}")
+    print(f"target: {what} p50 <= {target}x {baseline_name} p50: {verdict}")
     return ratio
 
 
