@@ -25,6 +25,7 @@ class ActionId(StrEnum):
     ROLLBACK_REJECT = "rollback_reject"
     ROLLBACK_RESUME = "rollback_resume"
     ROLLBACK_ABORT = "rollback_abort"
+    DATABASE_RESTORE = "database_restore"
     # A blocker's four ratings: Slack wants a distinct action id per button in a block.
     BLOCKER_RATE_CRITICAL = "blocker_rate_critical"
     BLOCKER_RATE_HIGH = "blocker_rate_high"

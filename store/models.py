@@ -38,6 +38,7 @@ class TimelineAction(StrEnum):
     ROLLBACK_INTERRUPTED = "rollback_interrupted"
     ROLLBACK_RESUMED = "rollback_resumed"
     ROLLBACK_ABORTED = "rollback_aborted"
+    DATABASE_RESTORED = "database_restored"
     ROLLBACK_DONE = "rollback_done"
     CHERRY_PICK_DONE = "cherry_pick_done"
     # The second wave: ratings, paging and fix windows.

@@ -23,12 +23,14 @@ from tests.slackrun import (
     Harness,
     card_with,
     click,
+    told,
     wait_card_text,
     with_button,
 )
 from tests.slackrun import harness as harness  # the fixture
 from tests.test_rollback_crash import stop_cleanly, wait_killed
 
+RESTORE = "database_restore"
 APPROVE = "rollback_approve"  # the database step undoes the migration: nothing to waive
 DB_STEPS = [step.name for step in ROLLBACK_DB_STEPS if step.name.startswith("db_")]
 
@@ -80,3 +82,42 @@ def test_serve_killed_after_a_database_step_resumes_and_rolls_back_once(
     backups = sorted(p.name for p in (sandbox.store_path.parent / "backups").iterdir())
     assert backups == [f"incident-{incident.id}-plan-{plan.id}.dump"], backups
     assert git(sandbox.repo, "rev-parse", "HEAD") == checkpoint
+
+
+def test_restore_from_backup_after_the_database_step_puts_both_back_and_aborts(
+    harness: Harness, pg_server: PgServer
+) -> None:
+    sandbox, emulator = harness.sandbox, harness.emulator
+    url = migrated_database(pg_server, sandbox.repo)
+    hashes, untouched = migration_hashes(url), table_checksums(url)
+    head = git(sandbox.repo, "rev-parse", "HEAD")
+
+    doomed, sender = harness.serve(DATABASE_URL=url, ROLLBACK_BOT_KILL_AFTER_STEP="db_apply")
+    sender.slash_command("/rollback", "scenario database", user_id=ENGINEER)
+    card = card_with(emulator, "awaits approval")
+    click(emulator, sender, card, APPROVE, ORCHESTRATOR)
+    wait_killed(doomed, "db_apply")
+    assert "stage" not in columns_of(url, "deals")  # the database step was committed
+
+    process, sender = harness.serve(DATABASE_URL=url)
+    assert emulator.wait_for(lambda e: bool(with_button(e, RESTORE)), timeout=CLICK_TIMEOUT_S)
+    stopped = with_button(emulator, RESTORE)[-1]
+    assert RESUME in str(stopped.blocks)
+    click(emulator, sender, stopped, RESTORE, ORCHESTRATOR)
+    final = wait_card_text(emulator, card, "aborted")
+    assert "the database was restored from" in str(final.blocks), final.blocks
+    click(emulator, sender, stopped, RESUME, ORCHESTRATOR)  # from the older copy of the card
+    assert told(emulator, ORCHESTRATOR, "The rollback was aborted.")
+    stop_cleanly(process)
+
+    store = SqliteStore(sandbox.store_path)
+    try:
+        (incident,) = store.list_incidents(states=list(IncidentState))
+        (plan,) = store.plans_of(incident.id)
+        events = [e.action for e in store.timeline(limit=200)]
+    finally:
+        store.close()
+    assert plan.state is PlanState.ABORTED and "database_restored" in events
+    assert migration_hashes(url) == hashes and "stage" in columns_of(url, "deals")
+    assert table_checksums(url) == untouched
+    assert git(sandbox.repo, "rev-parse", "HEAD") == head  # the code never moved

@@ -284,6 +284,9 @@ def _procedure_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     states = tuple(StepState(s.name, s.title, "done") for s in ROLLBACK_DB_STEPS)
     progress = Progress(rollback, states, facts, (), finished=True)
     yield "database done", build_progress_card_view(incident, progress, SLACK)
+    stopped = _record("rollback", PlanState.STOPPED, stopped_at="reset", error=LONG)
+    halfway = Progress(stopped, states, facts, (), stopped_at="reset", error=LONG)
+    yield "database stopped", build_progress_card_view(incident, halfway, SLACK)
     yield "root cause", build_root_cause_view(incident)
 
 

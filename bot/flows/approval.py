@@ -57,7 +57,7 @@ def judge_approval(
     approve only a plan whose requester is the one orchestrator (see bot.config.approvers).
     """
     record = _require_plan(deps, plan_id, fingerprint)
-    refusal = None if break_glass else _own_request(deps, record, actor=actor)
+    refusal = None if break_glass else own_request_refusal(deps, record, actor=actor)
     if (
         refusal is None
         and stand_in
@@ -186,7 +186,7 @@ def _require_plan(deps: Deps, plan_id: int, fingerprint: str) -> Plan:
     return record
 
 
-def _own_request(deps: Deps, record: Plan, *, actor: str) -> str | None:
+def own_request_refusal(deps: Deps, record: Plan, *, actor: str) -> str | None:
     """The procedure's four eyes: whoever asked does not approve, unless the config allows it."""
     slack = deps.settings.config.slack
     if actor == record.requested_by and not slack.requester_can_approve:

@@ -108,6 +108,10 @@ def _release_stale_locks(deps: Deps) -> None:
             deps.store.release_lock(lock.name, owner=lock.owner)
 
 
+#: The journal step of "Restore database from backup" (bot.flows.database_restore).
+RESTORE_STEP = "db_restore"
+
+
 def progress_of(deps: Deps, record: Plan) -> Progress:
     """The card's picture of a plan, rebuilt from the journal alone."""
     done = done_steps(deps.store.journal(record.id))
@@ -137,6 +141,12 @@ def judge_resume(
     record = _plan(deps, plan_id)
     if record.state is not PlanState.STOPPED:
         return Decided(_not_stopped(record), record)
+    if any(entry.step == RESTORE_STEP for entry in deps.store.journal(plan_id)):
+        return Decided(
+            "The database was restored from the backup (or a restore began), so the code steps "
+            "must not run now. Abort this rollback, then ask for a fresh one.",
+            record,
+        )
     new_attempt = deps.store.resume_plan(plan_id, expected_attempt=attempt)
     if new_attempt is None:
         latest = deps.store.get_plan(plan_id) or record

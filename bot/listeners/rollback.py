@@ -16,6 +16,7 @@ from slack_bolt import App
 
 from bot.deps import Deps
 from bot.flows.approval import Verdict, judge_approval, judge_rejection
+from bot.flows.database_restore import restore_and_abort
 from bot.flows.rollback_resume import Decided, abort_plan, judge_resume
 from bot.flows.rollback_run import stopped_step
 from bot.ids import ActionId
@@ -23,6 +24,7 @@ from bot.listeners.buttons import Button, Click, Permission, register_buttons
 from bot.slack.cards import close_card, close_superseded, deliver_card
 from bot.slack.orchestrators import is_orchestrator
 from bot.slack.runs import Clicked, run_on_card
+from bot.views.blocks import escape
 from store import Surface, TimelineAction
 
 
@@ -120,6 +122,22 @@ def handle_rollback_abort_button(deps: Deps, click: Click) -> None:
     )
 
 
+def handle_database_restore_button(deps: Deps, click: Click) -> None:
+    decided = _on_stopped_plan(restore_and_abort, deps, click)
+    if decided.refusal is not None:
+        click.tell(decided.refusal)
+        return
+    backup = str(decided.record.result.get("db_restored") or "the backup")
+    close_card(
+        deps,
+        click.client,
+        decided.record,
+        f"the database was restored from `{escape(backup)}` by <@{click.user}>, and the rollback "
+        "aborted: the code is still at HEAD, so the two match again.",
+        reply=click.reply,
+    )
+
+
 _APPROVE = Button(
     handle_rollback_approve_button,
     Permission.PAGED,  # escalation.fallback too, for a plan the one orchestrator asked for
@@ -143,6 +161,11 @@ BUTTONS = {
         handle_rollback_abort_button,
         Permission.ORCHESTRATOR,
         "Only an orchestrator can abort a rollback. Nothing was changed.",
+    ),
+    ActionId.DATABASE_RESTORE: Button(
+        handle_database_restore_button,
+        Permission.ORCHESTRATOR,
+        "Only an orchestrator can restore the database. Nothing was changed.",
     ),
 }
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from actions.policy import DEFAULT_POLICY
+from bot.flows.database_restore import restorable
 from bot.flows.rollback import EXPLICIT
 from bot.flows.rollback_run import Progress, StepState
 from bot.ids import ActionId, BlockId
@@ -135,6 +136,21 @@ def stopped_blocks(
             "Abort",
         ),
     )
+    elements = [resume, abort]
+    if restorable(record, dict(progress.facts)):
+        elements.append(
+            button(
+                "Restore database from backup",
+                ActionId.DATABASE_RESTORE,
+                value,
+                confirm=confirm(
+                    "Restore the database from the backup?",
+                    "pg_restore puts back the database as it was before this rollback, then the "
+                    "rollback is aborted: the code is still at HEAD, so both match again.",
+                    "Restore",
+                ),
+            )
+        )
     return [
         section(
             f":octagonal_sign: *Stopped at “{escape(where)}”*: "
@@ -143,7 +159,7 @@ def stopped_blocks(
         {
             "type": "actions",
             "block_id": BlockId.INCIDENT_ACTIONS.value,
-            "elements": [resume, abort],
+            "elements": elements,
         },
         context(
             f"{mention_orchestrators(orchestrators)}: fix what stopped it, then Resume; or Abort "

@@ -1,0 +1,120 @@
+"""Restore database from backup: the way back when a rollback stopped after its database step.
+
+Once the down SQL is committed, a rollback that stops before its reset leaves the database at
+the target's schema and the code still at HEAD. Resume finishes the code steps; this is the
+other way out: ``pg_restore`` of the backup the rollback took (checked against the sha256 the
+journal recorded), then the rollback is aborted, so database and code are both as they were
+before it. It is offered only until the reset: after it, a restore would leave the database
+ahead of the code again, and Resume is the way on.
+
+The same four eyes as an approval: an orchestrator, not the one who asked for the rollback
+(unless ``slack.requester_can_approve``). pg_restore runs ``--clean --single-transaction``, so
+a restore that fails or is killed changes nothing, and one run again gives the same database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from actions.database_steps import restore_database
+from actions.errors import DatabaseError
+from bot.deps import Deps
+from bot.flows.approval import own_request_refusal
+from bot.flows.rollback_resume import RESTORE_STEP, Decided, abort_plan
+from bot.flows.rollback_run import done_steps, merged_facts, runner_id
+from store import Plan, PlanState, Surface, TimelineAction
+
+RESTORE_TIMEOUT_S = 30 * 60.0
+
+
+def restorable(record: Plan, facts: dict[str, object]) -> bool:
+    """The stopped rollback committed its database step and has not reset the code yet."""
+    return (
+        record.state is PlanState.STOPPED
+        and bool(facts.get("db_rolled_back"))
+        and bool(facts.get("db_backup"))
+        and "to_sha" not in facts
+    )
+
+
+def restore_and_abort(
+    deps: Deps, *, plan_id: int, attempt: int, actor: str, surface: Surface
+) -> Decided:
+    """Restore the database from the rollback's backup, then abort the rollback."""
+    record = deps.store.get_plan(plan_id)
+    if record is None:
+        raise DatabaseError("That button does not match a rollback plan; nothing was changed.")
+    journal = deps.store.journal(plan_id)
+    facts = merged_facts(done_steps(journal))
+    if not restorable(record, facts):
+        return Decided(_why_not(record, facts), record)
+    refusal = own_request_refusal(deps, record, actor=actor)
+    if refusal is not None:
+        return Decided(refusal.replace("approve it", "restore the database"), record)
+    backup = Path(str(facts["db_backup"]))
+    if _sha256(backup) != facts.get("db_backup_sha256"):
+        return Decided(
+            f"The backup {backup} is missing or not the file the rollback wrote. Nothing was "
+            "restored; Resume, or restore by hand.",
+            record,
+        )
+    url = deps.settings.database_url
+    if url is None:
+        return Decided("The database URL is not set here, so nothing was restored.", record)
+    before = {"runner": runner_id(), "backup": str(backup)}
+    store = deps.store
+    store.journal_step(
+        plan_id=plan_id, attempt=attempt, step=RESTORE_STEP, status="started", before=before
+    )
+    try:
+        restore_database(
+            url=url.reveal(),
+            path=deps.settings.tool_path,
+            backup=backup,
+            timeout_s=RESTORE_TIMEOUT_S,
+        )
+    except DatabaseError as error:
+        store.journal_step(
+            plan_id=plan_id,
+            attempt=attempt,
+            step=RESTORE_STEP,
+            status="failed",
+            before=before,
+            message=error.user_message,
+        )
+        return Decided(error.user_message, record)
+    store.journal_step(
+        plan_id=plan_id,
+        attempt=attempt,
+        step=RESTORE_STEP,
+        status="done",
+        before=before,
+        after={"db_restored": str(backup)},
+    )
+    store.append_event(
+        actor=actor,
+        surface=surface,
+        action=TimelineAction.DATABASE_RESTORED,
+        incident_id=record.incident_id,
+        details={"plan": plan_id, "backup": str(backup)},
+    )
+    return abort_plan(deps, plan_id=plan_id, attempt=attempt, actor=actor, surface=surface)
+
+
+def _why_not(record: Plan, facts: dict[str, object]) -> str:
+    if record.state is not PlanState.STOPPED:
+        return "This rollback is not stopped; there is nothing to restore."
+    if "to_sha" in facts:
+        return (
+            "The code was already reset to the target: restoring the database alone would "
+            "leave it ahead of the code. Resume to finish the rollback."
+        )
+    return "This rollback has not changed the database; there is nothing to restore."
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
