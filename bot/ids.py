@@ -26,6 +26,7 @@ class ActionId(StrEnum):
     ROLLBACK_RESUME = "rollback_resume"
     ROLLBACK_ABORT = "rollback_abort"
     DATABASE_RESTORE = "database_restore"
+    CREDENTIALS_ROTATED = "credentials_rotated"
     # A blocker's four ratings: Slack wants a distinct action id per button in a block.
     BLOCKER_RATE_CRITICAL = "blocker_rate_critical"
     BLOCKER_RATE_HIGH = "blocker_rate_high"
@@ -50,6 +51,7 @@ class BlockId(StrEnum):
     ROLLBACK_RESULT = "rollback_result"
     ROLLBACK_RESTORE = "rollback_restore"
     DATABASE_RESULT = "database_result"
+    SECURITY_ACTIONS = "security_actions"
     ERROR = "error"
     ERROR_FORMS = "error_forms"
     BLOCKER_RATING = "blocker_rating"

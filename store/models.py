@@ -39,6 +39,7 @@ class TimelineAction(StrEnum):
     ROLLBACK_RESUMED = "rollback_resumed"
     ROLLBACK_ABORTED = "rollback_aborted"
     DATABASE_RESTORED = "database_restored"
+    CREDENTIALS_ROTATED = "credentials_rotated"
     ROLLBACK_DONE = "rollback_done"
     CHERRY_PICK_DONE = "cherry_pick_done"
     # The second wave: ratings, paging and fix windows.

@@ -22,6 +22,18 @@ from tests.test_escalation import (
 from tests.test_rollback_flow import CHANNEL
 
 
+def _status(local: LocalSlack, user: str) -> str:
+    """What `/rollback status` shows this person now (its blocks, as text)."""
+    before = len([m for m in local.emulator.messages() if m.ephemeral_to == user])
+    local.sender.slash_command("/rollback", "status", user_id=user)
+    _wait(
+        local.emulator,
+        "status",
+        lambda e: len([m for m in e.messages() if m.ephemeral_to == user]) > before,
+    )
+    return str([m for m in local.emulator.messages() if m.ephemeral_to == user][-1].blocks)
+
+
 def _actions(local: LocalSlack, incident_id: int) -> list[str]:
     local.deps.work.wait_idle(60)
     return [e.action for e in local.store.timeline(incident_id=incident_id, limit=500)]
@@ -197,6 +209,33 @@ def test_resolved_fixed_forward_asks_for_the_lesson_and_closes_the_incident(
         clock.advance(hours=2)
         tick(local, scheduler)
         actions = _actions(local, incident.id)
+        status = _status(local, OTHER)
     assert "fix_window_extended" in actions and "fixed_forward" in actions
     assert "fix_window_ended" not in actions
     assert "paged" not in actions  # nobody had to decide anything, so nobody was paged
+    assert f"#{incident.id} critical, fixed forward by" in status and "added the index" in status
+
+
+def test_a_minor_problem_is_fixed_forward_and_its_lesson_listed_in_status(
+    sandbox: Sandbox,
+) -> None:
+    with running(sandbox, Clock()) as (local, _):
+        local.sender.slash_command("/rollback", "scenario minor one endpoint 404", user_id=ENGINEER)
+        card = settled_card(local, "fix forward")
+        open_status = _status(local, ENGINEER)
+        _click(local, card, "fix_resolved", user=ENGINEER)
+        _wait(local.emulator, "the modal", lambda e: bool(e.open_views()))
+        (modal,) = local.emulator.open_views()
+        local.sender.view_submission(
+            user_id=ENGINEER,
+            view=modal,
+            values={"fix_note": {"fix_note_text": {"type": "plain_text_input", "value": "typo"}}},
+        )
+        _wait(
+            local.emulator,
+            "resolved",
+            lambda e: "fixed forward" in e.message(CHANNEL, card.ts).text,
+        )
+        status = _status(local, OTHER)
+    assert "#1 minor" in open_status
+    assert "#1 minor, fixed forward by <@U0ENG>: typo" in status, status

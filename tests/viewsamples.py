@@ -288,6 +288,10 @@ def _procedure_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     halfway = Progress(stopped, states, facts, (), stopped_at="reset", error=LONG)
     yield "database stopped", build_progress_card_view(incident, halfway, SLACK)
     yield "root cause", build_root_cause_view(incident)
+    secure = replace(incident, scenario="security")
+    done = _progress(rollback, ROLLBACK_STEPS, finished=True)
+    yield "security done", build_progress_card_view(secure, done, SLACK)
+    yield "security ticked", build_progress_card_view(secure, done, SLACK, rotated_by="U0ENG")
 
 
 def mrkdwn_texts(message: Message) -> Iterator[str]:

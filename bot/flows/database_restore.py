@@ -62,14 +62,31 @@ def restore_and_abort(
     url = deps.settings.database_url
     if url is None:
         return Decided("The database URL is not set here, so nothing was restored.", record)
+    problem = _restore_journaled(deps, record, attempt, backup, url.reveal())
+    if problem is not None:
+        return Decided(problem, record)
+    deps.store.append_event(
+        actor=actor,
+        surface=surface,
+        action=TimelineAction.DATABASE_RESTORED,
+        incident_id=record.incident_id,
+        details={"plan": plan_id, "backup": str(backup)},
+    )
+    return abort_plan(deps, plan_id=plan_id, attempt=attempt, actor=actor, surface=surface)
+
+
+def _restore_journaled(
+    deps: Deps, record: Plan, attempt: int, backup: Path, url: str
+) -> str | None:
+    """pg_restore between its "started" and "done" journal entries; the problem, if any."""
+    store, plan_id = deps.store, record.id
     before = {"runner": runner_id(), "backup": str(backup)}
-    store = deps.store
     store.journal_step(
         plan_id=plan_id, attempt=attempt, step=RESTORE_STEP, status="started", before=before
     )
     try:
         restore_database(
-            url=url.reveal(),
+            url=url,
             path=deps.settings.tool_path,
             backup=backup,
             timeout_s=RESTORE_TIMEOUT_S,
@@ -83,7 +100,7 @@ def restore_and_abort(
             before=before,
             message=error.user_message,
         )
-        return Decided(error.user_message, record)
+        return error.user_message
     store.journal_step(
         plan_id=plan_id,
         attempt=attempt,
@@ -92,14 +109,7 @@ def restore_and_abort(
         before=before,
         after={"db_restored": str(backup)},
     )
-    store.append_event(
-        actor=actor,
-        surface=surface,
-        action=TimelineAction.DATABASE_RESTORED,
-        incident_id=record.incident_id,
-        details={"plan": plan_id, "backup": str(backup)},
-    )
-    return abort_plan(deps, plan_id=plan_id, attempt=attempt, actor=actor, surface=surface)
+    return None
 
 
 def _why_not(record: Plan, facts: dict[str, object]) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from actions.errors import GitError
 from actions.git import RepoStatus, open_repo, read_repo_status
 from bot.deps import Deps
-from store import CheckpointRecord, Incident, Lock, PlanState
+from store import CheckpointRecord, Incident, IncidentState, Lock, PlanState
 
 STATUS_GIT_TIMEOUT_S = 10.0
 
@@ -28,6 +28,8 @@ class StatusReport:
     approvers: Mapping[int, str] = field(default_factory=dict)
     #: What the bot knows of the checkpoints shown (which were forced), by tag.
     checkpoints: Mapping[str, CheckpointRecord] = field(default_factory=dict)
+    #: The newest incidents fixed forward, with the lesson each one left (newest first).
+    lessons: tuple[Incident, ...] = ()
 
 
 def collect_status(deps: Deps) -> StatusReport:
@@ -58,7 +60,16 @@ def collect_status(deps: Deps) -> StatusReport:
         locks=tuple(deps.store.list_locks()),
         approvers=_approvers(deps, incidents),
         checkpoints=deps.store.checkpoint_records(tags),
+        lessons=_lessons(deps),
     )
+
+
+LESSONS_SHOWN = 5
+
+
+def _lessons(deps: Deps) -> tuple[Incident, ...]:
+    resolved = deps.store.list_incidents(states=[IncidentState.RESOLVED])
+    return tuple(incident for incident in reversed(resolved) if incident.lesson)[:LESSONS_SHOWN]
 
 
 def _approvers(deps: Deps, incidents: tuple[Incident, ...]) -> dict[int, str]:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import blocker, checkpoint, commands, escalation, fix_window, home, rollback
+from bot.listeners import (
+    blocker,
+    checkpoint,
+    commands,
+    escalation,
+    fix_window,
+    home,
+    rollback,
+    security,
+)
 
 
 def register(app: App) -> None:
-    for module in (commands, home, checkpoint, rollback, blocker, escalation, fix_window):
+    for module in (commands, home, checkpoint, rollback, blocker, escalation, fix_window, security):
         module.register(app)

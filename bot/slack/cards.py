@@ -19,6 +19,7 @@ from bot.flows.cherry_pick import PickProposal
 from bot.flows.plans import body_of, incident_of
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress
+from bot.flows.security import rotated_by
 from bot.slack.direct import message_each
 from bot.slack.incidents import follow_up
 from bot.slack.messages import LiveMessage
@@ -138,7 +139,9 @@ def note_undelivered(
 def progress_card(deps: Deps, progress: Progress) -> Message:
     """The card of a plan under way, from its incident in the store."""
     incident = incident_of(deps, progress.plan)
-    return build_progress_card_view(incident, progress, deps.settings.config.slack)
+    return build_progress_card_view(
+        incident, progress, deps.settings.config.slack, rotated_by=rotated_by(deps, incident.id)
+    )
 
 
 def show_terminal_run(deps: Deps, client: WebClient, record: Plan, card: Message) -> str:

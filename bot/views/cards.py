@@ -47,13 +47,20 @@ def build_card_view(
     return build_fix_forward_card_view(incident, slack)
 
 
-def build_progress_card_view(incident: Incident, progress: Progress, slack: SlackConfig) -> Message:
-    """A plan under way, stopped (with Resume / Abort) or finished."""
+def build_progress_card_view(
+    incident: Incident, progress: Progress, slack: SlackConfig, *, rotated_by: str | None = None
+) -> Message:
+    """A plan under way, stopped (with Resume / Abort) or finished; a security incident's
+    finished card keeps its "credentials rotated" tick (``rotated_by``: who ticked it)."""
     plan = body_of(progress.plan)
     if isinstance(plan, CherryPickPlan):
         return build_cherry_pick_progress_view(
             incident=incident, plan=plan, progress=progress, orchestrators=slack.orchestrators
         )
     return build_rollback_progress_view(
-        incident=incident, plan=plan, progress=progress, orchestrators=slack.orchestrators
+        incident=incident,
+        plan=plan,
+        progress=progress,
+        orchestrators=slack.orchestrators,
+        rotated_by=rotated_by,
     )

@@ -41,6 +41,7 @@ from bot.views.incident import (
     step_lines,
     stopped_blocks,
 )
+from bot.views.security import ROTATE_AFTER, build_rotation_blocks
 from store import CheckpointRecord, Incident, Plan, PlanState
 
 COMMITS_SHOWN = 15
@@ -232,6 +233,8 @@ def build_incident_card_view(
         blocks.append(section(evidence))
     blocks.append(section(_commit_lines(plan)))
     blocks.extend(section(warning) for warning in _warnings(plan))
+    if incident.scenario == "security":
+        blocks.append(section(ROTATE_AFTER))
     blocks.append(_decision_buttons(plan, record))
     can, glass = who_approves(slack, fallback, record.requested_by, plan.target_ref)
     blocks.append(
@@ -304,7 +307,12 @@ def _outcome_lines(plan: RollbackPlan, progress: Progress) -> str:
 
 
 def build_rollback_progress_view(
-    *, incident: Incident, plan: RollbackPlan, progress: Progress, orchestrators: Any
+    *,
+    incident: Incident,
+    plan: RollbackPlan,
+    progress: Progress,
+    orchestrators: Any,
+    rotated_by: str | None = None,
 ) -> Message:
     """The card while steps run, when it ends, and when it stops (with Resume / Abort)."""
     record = progress.plan
@@ -337,6 +345,8 @@ def build_rollback_progress_view(
     database = build_database_result_text(progress.facts)
     if database is not None:
         blocks.append(section(database, BlockId.DATABASE_RESULT))
+    if progress.finished:
+        blocks.extend(build_rotation_blocks(incident, rotated_by))
     blocks.append(context(card_foot(incident, record)))
     text = f"Incident #{incident.id}: {state}"
     if progress.finished:

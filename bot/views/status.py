@@ -52,6 +52,8 @@ def build_status_view(report: StatusReport) -> Message:
     blocks.append(section(repo_line, BlockId.STATUS_REPO))
     blocks.append(section(_checkpoint_lines(report), BlockId.STATUS_CHECKPOINTS))
     blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
+    if report.lessons:
+        blocks.append(section(_lesson_lines(report)))
     if report.locks:
         held = [_lock_line(lock, report.now) for lock in report.locks]
         blocks.append(section("*Locks*\n" + "\n".join(held)))
@@ -95,11 +97,27 @@ def _incident_lines(report: StatusReport) -> str:
     return "*Open incidents*\n" + "\n".join(lines)
 
 
+def _lesson_lines(report: StatusReport) -> str:
+    lines = [
+        f"• #{incident.id} {escape(incident.scenario)}, fixed forward by "
+        f"{mention(incident.resolved_by or incident.requester)}: {escape(incident.lesson or '')}"
+        for incident in report.lessons
+    ]
+    return "*Lessons learned* (fixed forward)\n" + "\n".join(lines)
+
+
+_STATE_WORDS = {
+    "awaiting_rating": "waiting for an orchestrator's rating",
+    "fixing": "in its fix window",
+    "awaiting_approval": "rollback awaiting approval",
+}
+
+
 def _incident_line(incident: Incident, report: StatusReport) -> str:
     """'#1 critical (severity 5), rolled back to 95bdf47; asked by @U0ENG, approved by @U0ORCH,
     12 min ago; work kept on phase2-broken-…; service healthy'."""
     severity = f" (severity {incident.severity})" if incident.severity else ""
-    state = incident.state.value.replace("_", " ")
+    state = _STATE_WORDS.get(incident.state.value, incident.state.value.replace("_", " "))
     if incident.to_sha:
         state += f" to `{_short(incident.to_sha)}`"
     who = f"asked by {mention(incident.requester)}"
