@@ -27,6 +27,8 @@ class ActionId(StrEnum):
     ROLLBACK_ABORT = "rollback_abort"
     DATABASE_RESTORE = "database_restore"
     CREDENTIALS_ROTATED = "credentials_rotated"
+    INCIDENT_JOIN = "incident_join"
+    INCIDENT_NEW = "incident_new"
     # A blocker's four ratings: Slack wants a distinct action id per button in a block.
     BLOCKER_RATE_CRITICAL = "blocker_rate_critical"
     BLOCKER_RATE_HIGH = "blocker_rate_high"
@@ -52,6 +54,7 @@ class BlockId(StrEnum):
     ROLLBACK_RESTORE = "rollback_restore"
     DATABASE_RESULT = "database_result"
     SECURITY_ACTIONS = "security_actions"
+    JOIN_ACTIONS = "join_actions"
     ERROR = "error"
     ERROR_FORMS = "error_forms"
     BLOCKER_RATING = "blocker_rating"

@@ -28,6 +28,7 @@ class TimelineAction(StrEnum):
     CHECKPOINT = "checkpoint"
     CHECKPOINT_REFUSED = "checkpoint_refused"
     INCIDENT_OPENED = "incident_opened"
+    INCIDENT_JOINED = "incident_joined"  # a second report of the same problem, added to it
     ROLLBACK_PLANNED = "rollback_planned"
     CHERRY_PICK_PLANNED = "cherry_pick_planned"
     APPROVAL_REFUSED = "approval_refused"

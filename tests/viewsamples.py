@@ -24,6 +24,7 @@ from bot.config import SlackConfig
 from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
 from bot.flows.cherry_pick import PickProposal
 from bot.flows.escalation import Page
+from bot.flows.join import JoinOrNew
 from bot.flows.plans import ROLLBACK, cherry_pick_body, rollback_plan_body
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress, StepState
@@ -31,6 +32,7 @@ from bot.flows.run_steps import CHERRY_PICK_STEPS, ROLLBACK_DB_STEPS, ROLLBACK_S
 from bot.flows.severity import Rerated
 from bot.flows.status import StatusReport
 from bot.flows.validation import ValidationReport
+from bot.grammar import Scenario
 from bot.views.blocker import build_rating_done_view, build_rating_request_view
 from bot.views.blocks import Message
 from bot.views.cards import build_card_view, build_progress_card_view
@@ -45,6 +47,7 @@ from bot.views.escalation import build_page_view
 from bot.views.fix_window import build_fix_forward_card_view
 from bot.views.help import build_help_view
 from bot.views.home import build_home_view
+from bot.views.join import build_join_or_new_view, build_joined_note_view
 from bot.views.rollback import build_plan_closed_view
 from bot.views.root_cause import build_root_cause_view
 from bot.views.severity import build_rerated_view
@@ -288,6 +291,9 @@ def _procedure_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     halfway = Progress(stopped, states, facts, (), stopped_at="reset", error=LONG)
     yield "database stopped", build_progress_card_view(incident, halfway, SLACK)
     yield "root cause", build_root_cause_view(incident)
+    asked = JoinOrNew(incident, "0123456789abcdef", Scenario(HOSTILE, None, LONG), "U0ENG")
+    yield "join or new", build_join_or_new_view(asked)
+    yield "joined note", build_joined_note_view(incident, "U0ENG", LONG)
     secure = replace(incident, scenario="security")
     done = _progress(rollback, ROLLBACK_STEPS, finished=True)
     yield "security done", build_progress_card_view(secure, done, SLACK)

@@ -24,6 +24,7 @@ from bot import grammar
 from bot.deps import Deps
 from bot.flows.asker import Asker
 from bot.flows.database import with_database_step
+from bot.flows.join import JoinOrNew, ask_join_or_new, open_problem
 from bot.flows.plans import rollback_plan_from_body, store_plan
 from bot.flows.windows import start_window
 from store import CheckpointRecord, Incident, IncidentState, Plan, Surface, TimelineAction
@@ -60,11 +61,18 @@ def decision_summary(decision: Decision | None) -> dict[str, object]:
     }
 
 
-def request_scenario(deps: Deps, request: grammar.Scenario, asker: Asker) -> Proposal:
+def request_scenario(
+    deps: Deps, request: grammar.Scenario, asker: Asker, *, join_check: bool = True
+) -> Proposal | JoinOrNew:
     """`/rollback scenario …`: the policy decides; a rollback decision comes with its plan.
 
     The incident lives in the incident channel (``slack.channel``), wherever it was asked.
+    While another incident is open, the reporter is first asked whether this is the same
+    problem (``join_check``; off once they said it is a new one).
     """
+    existing = open_problem(deps) if join_check else None
+    if existing is not None:
+        return ask_join_or_new(deps, request, existing, reporter=asker.actor)
     scenario, severity, trigger = request.scenario, request.severity, request.trigger
     actor, surface = asker.actor, asker.surface
     channel = deps.settings.config.slack.channel

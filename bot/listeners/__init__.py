@@ -16,11 +16,23 @@ from bot.listeners import (
     escalation,
     fix_window,
     home,
+    join,
     rollback,
     security,
 )
 
 
 def register(app: App) -> None:
-    for module in (commands, home, checkpoint, rollback, blocker, escalation, fix_window, security):
+    modules = (
+        commands,
+        home,
+        checkpoint,
+        rollback,
+        blocker,
+        escalation,
+        fix_window,
+        security,
+        join,
+    )
+    for module in modules:
         module.register(app)

@@ -31,6 +31,7 @@ from bot.flows.asker import Asker
 from bot.flows.blocker import report_blocker
 from bot.flows.checkpoint import checkpoint_list, checkpoint_now
 from bot.flows.cherry_pick import request_cherry_pick
+from bot.flows.join import JoinOrNew
 from bot.flows.rollback import request_scenario, request_target
 from bot.flows.severity import Rerated, rerate
 from bot.flows.status import collect_status
@@ -45,6 +46,7 @@ from bot.views.blocks import Message
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
 from bot.views.errors import build_not_available_view
 from bot.views.help import build_help_view
+from bot.views.join import build_join_or_new_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view
 from store import Surface
@@ -236,5 +238,8 @@ class _Answer:
         """The incident's card in the incident channel, or to the people who must see it."""
         if isinstance(result, Rerated):
             show_rerated(self._deps, result, self._reply)
+            return
+        if isinstance(result, JoinOrNew):
+            self._reply.tell(build_join_or_new_view(result))
             return
         deliver_card(self._deps, result, self._reply)
