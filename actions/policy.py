@@ -46,6 +46,9 @@ class Action(StrEnum):
 class Target(StrEnum):
     LAST_CHECKPOINT = "last_checkpoint"
     BEFORE_EMAIL_REMOVAL = "before_email_removal"
+    #: The newest checkpoint whose validation checklist passed (Scenario 4: the performance was
+    #: fine there); a checkpoint forced past a failing checklist does not count.
+    LAST_GREEN_CHECKPOINT = "last_green_checkpoint"
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ _DEFAULT_SCENARIOS = (
     _scenario("performance", "Performance degradation", 3, (
         "APIs responding > 2s", "Database queries slow", "Frontend TTI > 3s",
         "Server CPU/memory high"),
+        target=Target.LAST_GREEN_CHECKPOINT,
         fix_window_min=60),  # Scenario 4, step 3: "If can't fix in 1 hour, rollback".
     _scenario("database", "Database migration failure", 4, (
         "Module queries failing with schema errors", "New columns/tables not found",

@@ -28,6 +28,7 @@ class ActionId(StrEnum):
     DATABASE_RESTORE = "database_restore"
     CREDENTIALS_ROTATED = "credentials_rotated"
     INCIDENT_JOIN = "incident_join"
+    FIX_BRANCH = "fix_branch"
     INCIDENT_NEW = "incident_new"
     # A blocker's four ratings: Slack wants a distinct action id per button in a block.
     BLOCKER_RATE_CRITICAL = "blocker_rate_critical"

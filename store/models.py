@@ -41,6 +41,7 @@ class TimelineAction(StrEnum):
     ROLLBACK_ABORTED = "rollback_aborted"
     DATABASE_RESTORED = "database_restored"
     CREDENTIALS_ROTATED = "credentials_rotated"
+    FIX_BRANCH_CREATED = "fix_branch_created"
     ROLLBACK_DONE = "rollback_done"
     CHERRY_PICK_DONE = "cherry_pick_done"
     # The second wave: ratings, paging and fix windows.

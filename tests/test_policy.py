@@ -70,7 +70,7 @@ DEFAULTS = [
     ("minor", 1, "low", Target.LAST_CHECKPOINT, False, 30),
     ("critical", 3, "medium", Target.LAST_CHECKPOINT, False, 30),
     ("email", 5, "critical", Target.BEFORE_EMAIL_REMOVAL, False, 30),
-    ("performance", 3, "medium", Target.LAST_CHECKPOINT, False, 60),
+    ("performance", 3, "medium", Target.LAST_GREEN_CHECKPOINT, False, 60),
     ("database", 4, "high", Target.LAST_CHECKPOINT, True, 30),
     ("security", 5, "critical", Target.LAST_CHECKPOINT, False, 30),
 ]

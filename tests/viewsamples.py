@@ -291,6 +291,8 @@ def _procedure_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     halfway = Progress(stopped, states, facts, (), stopped_at="reset", error=LONG)
     yield "database stopped", build_progress_card_view(incident, halfway, SLACK)
     yield "root cause", build_root_cause_view(incident)
+    slow = replace(incident, scenario="performance", state=IncidentState.FIXING)
+    yield "performance window", build_card_view(Proposal(slow, None, None, None), SLACK)
     asked = JoinOrNew(incident, "0123456789abcdef", Scenario(HOSTILE, None, LONG), "U0ENG")
     yield "join or new", build_join_or_new_view(asked)
     yield "joined note", build_joined_note_view(incident, "U0ENG", LONG)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from actions.errors import InputError, RollbackBotError
+from actions.fix_branch import create_fix_branch
+from actions.git import open_repo
+from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.escalation import stop_paging
 from bot.flows.rollback import Proposal, decision_for, propose_for_scenario
@@ -127,3 +130,30 @@ def _fixing(deps: Deps, incident_id: int) -> Incident:
     if incident.state is not IncidentState.FIXING:
         raise InputError(f"Incident #{incident_id} has no fix window running.")
     return incident
+
+
+def fix_branch_name(deps: Deps) -> str:
+    return f"fix/{deps.settings.config.project.phase}-performance-optimization"
+
+
+def start_fix_branch(deps: Deps, incident_id: int, *, actor: str, surface: Surface) -> str:
+    """Scenario 4: the quick fix's own branch, from HEAD, pushed (never forced). Its name."""
+    incident = deps.store.get_incident(incident_id)
+    if incident is None or incident.scenario != "performance":
+        raise InputError("A fix branch is for a performance incident; nothing was changed.")
+    config = deps.settings.config
+    repo = open_repo(config.git.path)
+    head, _ = read_head(repo=repo)
+    if head is None:
+        raise InputError("The repository has no commit to branch from; nothing was changed.")
+    name = fix_branch_name(deps)
+    made = create_fix_branch(repo=repo, remote=config.git.remote, name=name, head_sha=head)
+    if made:
+        deps.store.append_event(
+            actor=actor,
+            surface=surface,
+            action=TimelineAction.FIX_BRANCH_CREATED,
+            incident_id=incident_id,
+            details={"branch": name, "head": head},
+        )
+    return name

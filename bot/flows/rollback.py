@@ -23,6 +23,7 @@ from actions.rollback_plan import (
 from bot import grammar
 from bot.deps import Deps
 from bot.flows.asker import Asker
+from bot.flows.checkpoint import checkpoint_list
 from bot.flows.database import with_database_step
 from bot.flows.join import JoinOrNew, ask_join_or_new, open_problem
 from bot.flows.plans import rollback_plan_from_body, store_plan
@@ -196,6 +197,8 @@ def decision_for(deps: Deps, incident: Incident, *, severity: int | None = None)
 def _scenario_target(deps: Deps, decision: Decision) -> tuple[str | None, str]:
     """Scenario 3 goes to the commit before the first email removal; the rest to the last
     checkpoint (``None`` lets the plan pick it)."""
+    if decision.scenario is not None and decision.scenario.target is Target.LAST_GREEN_CHECKPOINT:
+        return _last_green_checkpoint(deps)
     if decision.scenario is None or decision.scenario.target is not Target.BEFORE_EMAIL_REMOVAL:
         return None, ""
     config = deps.settings.config
@@ -209,6 +212,19 @@ def _scenario_target(deps: Deps, decision: Decision) -> tuple[str | None, str]:
 
 
 _EMAIL_REASON = "the commit before the first email removal"
+
+
+def _last_green_checkpoint(deps: Deps) -> tuple[str | None, str]:
+    """The newest checkpoint the store knows passed its checklist (not forced past it)."""
+    listing = checkpoint_list(deps)
+    for info in listing.infos:  # newest first
+        record = listing.records.get(info.tag)
+        if record is not None and record.healthy and not record.forced:
+            return info.tag, f"Target: {info.tag}, the newest checkpoint whose checklist passed."
+    return None, (
+        "No checkpoint is known to have passed its checklist (the bot made none of them); "
+        "the last checkpoint is used."
+    )
 
 
 def _with_evidence(deps: Deps, plan: RollbackPlan, note: str) -> RollbackPlan:

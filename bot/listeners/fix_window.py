@@ -17,7 +17,7 @@ from actions.errors import InputError, RollbackBotError
 from bot.afterack import after_ack
 from bot.deps import Deps
 from bot.errors import reporting_errors
-from bot.flows.fix_window import extend_window, resolve_fixed_forward
+from bot.flows.fix_window import extend_window, resolve_fixed_forward, start_fix_branch
 from bot.ids import ActionId, BlockId, InputId, ViewId
 from bot.listeners.buttons import Button, Click, Permission, register_buttons
 from bot.slack.incidents import proposal_now, show_incident
@@ -56,6 +56,19 @@ def handle_fix_extend_button(deps: Deps, click: Click) -> None:
     click.tell(
         f"Extended: the fix window of incident #{incident_id} ends at {ends:%H:%M} UTC "
         f"({left} from now)."
+    )
+
+
+def handle_fix_branch_button(deps: Deps, click: Click) -> None:
+    incident = deps.store.get_incident(click.number("incident"))
+    if incident is None:
+        raise InputError("That incident does not exist; nothing was changed.")
+    _may_resolve(deps, click.client, click.user, incident.requester, incident.id)
+    name = start_fix_branch(deps, incident.id, actor=click.user, surface=Surface.SLACK)
+    remote = deps.settings.config.git.remote
+    click.tell(
+        f"`{name}` is on {remote}, from HEAD: `git fetch {remote} && git switch {name}`. "
+        "The phase branch stays where it was."
     )
 
 
@@ -123,6 +136,7 @@ BUTTONS = {
         Permission.ORCHESTRATOR,
         "Only an orchestrator can extend a fix window. Nothing was changed.",
     ),
+    ActionId.FIX_BRANCH: Button(handle_fix_branch_button),
 }
 
 

@@ -74,7 +74,7 @@ def build_fix_window_card_view(
         {
             "type": "actions",
             "block_id": BlockId.FIX_ACTIONS.value,
-            "elements": [_resolve_button(incident), extend],
+            "elements": [_resolve_button(incident), extend, *_fix_branch_button(incident)],
         },
         context(
             f"Resolved: {mention(incident.requester)} or an orchestrator. Extend: orchestrators "
@@ -82,6 +82,25 @@ def build_fix_window_card_view(
         ),
     ]
     return message(f"{incident_title(incident)}: quick fix first", blocks)
+
+
+def _fix_branch_button(incident: Incident) -> list[dict[str, Any]]:
+    """Scenario 4: the quick fix on its own branch, so the phase branch stays rollback-ready."""
+    if incident.scenario != "performance":
+        return []
+    return [
+        button(
+            "Create fix branch",
+            ActionId.FIX_BRANCH,
+            {"incident": incident.id},
+            confirm=confirm(
+                "Create the fix branch?",
+                "Pushes a fix/…-performance-optimization branch from HEAD (never forced); "
+                "the phase branch does not move.",
+                "Create",
+            ),
+        )
+    ]
 
 
 def build_fix_forward_card_view(
