@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.local.console import run_console
+from store import IncidentState
 from tests.servehelp import bot_env, run_cli
 
 
@@ -175,3 +176,30 @@ def test_cli_help_reads_as_plain_words() -> None:
     assert result.returncode == 0
     assert ":mod:" not in result.stdout and "``" not in result.stdout
     assert "rollback procedure" in result.stdout
+
+
+def test_console_fills_in_the_resolved_form_and_submits_it(config: Config) -> None:
+    from bot.local.console import Console
+    from bot.local.loopback import LocalSlack
+
+    out = io.StringIO()
+    answers = iter(["", "added the missing route"])  # the first form is left empty: cancelled
+    with LocalSlack(config, environ={}) as local:
+        console = Console(
+            local=local,
+            out=out,
+            user="U0ENG",
+            channel="C0INCIDENTS",
+            ask=lambda prompt: next(answers, None),
+        )
+        console.handle("/rollback scenario minor one endpoint 404")
+        console.handle("press 1")
+        cancelled = local.store.list_incidents()
+        console.handle("press 1")
+        local.deps.work.wait_idle(10)
+        incidents = local.store.list_incidents(states=[IncidentState.RESOLVED])
+    output = out.getvalue()
+    assert "Fixed forward (a form)" in output and "(cancelled: the form was closed" in output
+    assert [incident.state for incident in cancelled] == [IncidentState.OPEN]
+    assert [incident.lesson for incident in incidents] == ["added the missing route"]
+    assert "Lesson: added the missing route" in output

@@ -130,10 +130,38 @@ class Console:
             self.say(f"  {line}")
 
     def _send(self, send: Any) -> None:
+        opened = {str(view.get("id")) for view in self.local.emulator.open_views()}
         sent = send()
         if sent.status != 200:
             self.say(f"(Slack would show an error: the bot answered HTTP {sent.status})")
         self.wait_and_show()
+        for view in self.local.emulator.open_views():
+            if str(view.get("id")) not in opened:
+                self._fill_in(view)
+
+    def _fill_in(self, view: Mapping[str, Any]) -> None:
+        """A modal the bot opened: ask for each text input, then submit it (or cancel it)."""
+        title = view.get("title", {}).get("text", "")
+        self.say(f"  ┌ {title} (a form)")
+        values: dict[str, dict[str, Any]] = {}
+        for block in view.get("blocks", []):
+            if block.get("type") == "section":
+                self.say(f"  │ {block.get('text', {}).get('text', '')}")
+            element = block.get("element", {})
+            if block.get("type") == "input" and element.get("type") == "plain_text_input":
+                label = block.get("label", {}).get("text", "")
+                answer = (self.ask(f"  │ {label}: ") or "").strip()
+                if not answer:
+                    self.say("  └ (cancelled: the form was closed, nothing was sent)")
+                    self.local.emulator.close_view(str(view.get("id")))
+                    return
+                values[block["block_id"]] = {
+                    element["action_id"]: {"type": "plain_text_input", "value": answer}
+                }
+        self.say(f"  └ {view.get('submit', {}).get('text', 'Submit')}")
+        self._send(
+            lambda: self.local.sender.view_submission(user_id=self.user, view=view, values=values)
+        )
 
     def wait_and_show(self) -> None:
         """Show what the bot says until its work for this line is done (bounded)."""
