@@ -1,6 +1,6 @@
 """The database step's cost beside what an operator would type: `pg_dump` then `psql -1 -f`.
 
-Starts a throwaway PostgreSQL 15 (as the tests do, see tests/pgserver.py) and builds a template
+Starts a throwaway PostgreSQL 15 (the demo's, see bot/local/demo/postgres.py) and builds a template
 database: a drizzle migrations table, a ``deals`` table of --rows rows with the migration's
 ``stage`` column and an index on it, and two untouched tables. Each repetition clones the
 template (not timed) and runs both sides, alternating which goes first:
@@ -36,12 +36,10 @@ from actions.database_plan import DatabasePlan, DownMigration, DownScript
 from actions.database_steps import backup_database, read_migration_hashes, run_down_sql
 from actions.errors import RollbackBotError
 from actions.pgtools import find_tool, libpq_env
+from bot.local.demo.postgres import PgServer, PostgresUnavailable, running_postgres
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import ROOT, BenchError, bounded_int, print_ratio, run_in_temp_folder, timing_row  # isort: skip
-
-sys.path.insert(0, str(ROOT))
-from tests.pgserver import PgServer, PostgresUnavailable, running_postgres
+from harness import BenchError, bounded_int, print_ratio, run_in_temp_folder, timing_row  # isort: skip
 
 RATIO_TARGET = 1.3
 TABLE = "drizzle.__drizzle_migrations"
