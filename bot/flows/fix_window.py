@@ -18,7 +18,11 @@ from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.escalation import stop_paging
 from bot.flows.rollback import Proposal, decision_for, propose_for_scenario
-from bot.flows.windows import WINDOW_KIND, cancel_window, window_end, window_timer
+from bot.flows.windows import (
+    cancel_window,
+    schedule_window_end,
+    window_end,
+)
 from store import Incident, IncidentState, Surface, TimelineAction, Timer
 
 EXTENSION = timedelta(minutes=15)
@@ -73,13 +77,7 @@ def extend_window(deps: Deps, incident_id: int, *, actor: str) -> datetime:
     if current is None:
         raise InputError(f"Incident #{incident.id}'s fix window has already ended.")
     ends = max(current, deps.clock()) + EXTENSION
-    deps.store.schedule_timer(
-        window_timer(incident.id),
-        kind=WINDOW_KIND,
-        due_at=ends,
-        payload={"incident": incident.id},
-        replace=True,
-    )
+    schedule_window_end(deps, incident.id, ends)
     deps.store.append_event(
         actor=actor,
         surface=Surface.SLACK,

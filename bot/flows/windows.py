@@ -23,16 +23,21 @@ def window_end(deps: Deps, incident_id: int) -> datetime | None:
     return timer.due_at if timer is not None else None
 
 
+def schedule_window_end(deps: Deps, incident_id: int, ends: datetime) -> None:
+    """The incident's one window timer, due at ``ends`` (a later call moves it)."""
+    deps.store.schedule_timer(
+        window_timer(incident_id),
+        kind=WINDOW_KIND,
+        due_at=ends,
+        payload={"incident": incident_id},
+        replace=True,
+    )
+
+
 def start_window(deps: Deps, incident: Incident, minutes: float, *, actor: str) -> datetime:
     """Start (or restart) the incident's window; its end."""
     ends = deps.clock() + timedelta(minutes=minutes)
-    deps.store.schedule_timer(
-        window_timer(incident.id),
-        kind=WINDOW_KIND,
-        due_at=ends,
-        payload={"incident": incident.id},
-        replace=True,
-    )
+    schedule_window_end(deps, incident.id, ends)
     deps.store.append_event(
         actor=actor,
         surface=Surface.BOT,
