@@ -97,19 +97,10 @@ def follow_up(deps: Deps, client: WebClient, incident_id: int) -> None:
 
 def ask_for_rating(deps: Deps, client: WebClient, incident: Incident) -> list[str]:
     """Each orchestrator gets the blocker and the four ratings directly; who was reached."""
-    reached = []
-    for user in people_of(deps.settings.config.slack.orchestrators, client=client):
-        live = message_directly(client, user, build_rating_request_view(incident))
-        if live is not None and live.ts is not None:
-            deps.store.add_notice(
-                incident_id=incident.id,
-                kind=RATE_NOTICE,
-                user=user,
-                channel=live.channel,
-                ts=live.ts,
-            )
-            reached.append(user)
-    return reached
+    people = people_of(deps.settings.config.slack.orchestrators, client=client)
+    return _tell_each(
+        deps, client, incident, people, build_rating_request_view(incident), RATE_NOTICE
+    )
 
 
 def retire_rating_requests(deps: Deps, client: WebClient, incident: Incident, effect: str) -> None:
@@ -133,18 +124,26 @@ def send_page(
         _post(client, incident.channel, {**view, "thread_ts": incident.message_ts})
     else:
         _post(client, deps.settings.config.slack.channel, view)
+    people = [user for user in people_of(page.people, client=client) if user not in already_told]
+    return _tell_each(deps, client, incident, people, view, PAGE_NOTICE)
+
+
+def _tell_each(
+    deps: Deps,
+    client: WebClient,
+    incident: Incident,
+    people: Sequence[str],
+    view: Message,
+    kind: str,
+) -> list[str]:
+    """Message each person directly and keep each message as a notice, so it can be retired
+    later; who was reached."""
     reached = []
-    for user in people_of(page.people, client=client):
-        if user in already_told:
-            continue
+    for user in people:
         live = message_directly(client, user, view)
         if live is not None and live.ts is not None:
             deps.store.add_notice(
-                incident_id=incident.id,
-                kind=PAGE_NOTICE,
-                user=user,
-                channel=live.channel,
-                ts=live.ts,
+                incident_id=incident.id, kind=kind, user=user, channel=live.channel, ts=live.ts
             )
             reached.append(user)
     return reached
