@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +25,7 @@ from bot.deps import Deps
 from bot.flows.approval import Verdict, judge_approval, judge_rejection
 from bot.flows.asker import Asker
 from bot.flows.cherry_pick import PickProposal, picks_moved, plan_picks, request_cherry_pick
+from bot.flows.escalation import start_paging
 from bot.flows.plans import cherry_pick_from_body, rollback_plan_from_body
 from bot.flows.rollback import Proposal, replan, request_scenario, request_target
 from store import IncidentState, Plan, PlanState, SqliteStore, Surface, TimelineAction
@@ -652,3 +653,78 @@ def test_rejection_by_the_requester_is_allowed(deps: Deps) -> None:
     # Four eyes are needed to act, not to stop: whoever asked may take it back.
     record = _ask(deps, who=ORCHESTRATOR)
     assert _reject(deps, record, who=ORCHESTRATOR).outcome == "rejected"
+
+
+# -- escalation.fallback, and the pages a decision stops --------------------------------------
+
+
+LEAD = "U0LEAD"
+FALLBACK_REFUSED = (
+    "Only an orchestrator can approve this rollback; escalation.fallback approves only when the "
+    "one orchestrator asked for it. Nothing was changed."
+)
+
+
+def _with_fallback(config: Config, clock: Clock) -> Deps:
+    escalation = dataclasses.replace(config.escalation, fallback=(LEAD,))
+    config = dataclasses.replace(
+        config,
+        escalation=escalation,
+        slack=dataclasses.replace(config.slack, orchestrators=(ORCHESTRATOR,)),
+    )
+    return Deps(settings=make_settings(config), store=SqliteStore(config.store.path), clock=clock)
+
+
+def test_approval_by_the_fallback_of_the_only_orchestrators_request_is_recorded_as_such(
+    config: Config, clock: Clock
+) -> None:
+    deps = _with_fallback(config, clock)
+    try:
+        record = _ask(deps, who=ORCHESTRATOR)
+        verdict = _approve(deps, record, who=LEAD, stand_in=True)
+        assert verdict.outcome == "approved"
+        assert _last_event(deps) == (
+            TimelineAction.ROLLBACK_APPROVED,
+            LEAD,
+            Surface.SLACK,
+            record.incident_id,
+            {
+                "plan": record.id,
+                "waived": False,
+                "forced": False,
+                "superseded": [],
+                "as": "escalation.fallback",
+            },
+        )
+    finally:
+        deps.close()
+
+
+def test_approval_by_the_fallback_of_anyone_elses_request_is_refused(
+    config: Config, clock: Clock
+) -> None:
+    deps = _with_fallback(config, clock)
+    try:
+        record = _ask(deps, who=ENGINEER)
+        verdict = _approve(deps, record, who=LEAD, stand_in=True)
+        assert (verdict.outcome, verdict.message, verdict.superseded) == (
+            "refused",
+            FALLBACK_REFUSED,
+            (),
+        )
+        assert _state(deps, record) is PlanState.PROPOSED
+        assert _last_event(deps)[:2] == (TimelineAction.APPROVAL_REFUSED, LEAD)
+    finally:
+        deps.close()
+
+
+@pytest.mark.parametrize(("decide", "why"), [(_approve, "approved"), (_reject, "rejected")])
+def test_a_decision_stops_the_pages_and_says_which(
+    deps: Deps, decide: Callable[[Deps, Plan], Verdict], why: str
+) -> None:
+    record = _ask(deps)
+    incident = deps.store.get_incident(record.incident_id)
+    assert incident is not None and start_paging(deps, incident) is not None
+    decide(deps, record)
+    stopped = [e for e in deps.store.timeline(limit=50) if e.action == "paging_stopped"]
+    assert [(e.actor, e.details) for e in stopped] == [(ORCHESTRATOR, {"why": why})]

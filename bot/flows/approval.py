@@ -113,7 +113,7 @@ def _approved(
     *,
     waive: bool,
     force: bool,
-    stand_in: bool = False,
+    stand_in: bool,
 ) -> Verdict:
     """This caller won the plan: the other open plans retire, and the timeline says so."""
     approved = (
