@@ -29,6 +29,7 @@ def test_create_fix_branch_pushes_it_from_head_once_and_never_forced(sandbox: Sa
             "/rollback", "scenario performance search takes 3 s", user_id=ENGINEER
         )
         card = settled_card(local, "quick fix first")
+        shown = str(card.blocks)
         _click(local, OTHER, card.ts, "fix_branch")
         told(local, OTHER, "Only whoever reported incident #1 or an orchestrator")
         _click(local, ENGINEER, card.ts, "fix_branch")
@@ -40,6 +41,9 @@ def test_create_fix_branch_pushes_it_from_head_once_and_never_forced(sandbox: Sa
     assert git(sandbox.repo, "rev-parse", f"refs/heads/{FIX}") == head
     assert git(sandbox.repo, "symbolic-ref", "--short", "HEAD") != FIX  # not switched to it
     assert len(created) == 1
+    # Scenario 4, step 1, measured when it was reported: the demo's slow search and its log.
+    assert "Diagnostics" in shown and "endpoint customers: 2." in shown
+    assert "over the 2 s limit" in shown and "slow query: customers search took 2500ms" in shown
 
 
 def test_fix_branch_already_elsewhere_on_the_remote_is_left_alone(sandbox: Sandbox) -> None:

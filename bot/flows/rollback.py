@@ -26,12 +26,14 @@ from bot.flows.asker import Asker
 from bot.flows.checkpoint import checkpoint_list
 from bot.flows.database import with_database_step
 from bot.flows.join import JoinOrNew, ask_join_or_new, open_problem
+from bot.flows.performance import diagnose
 from bot.flows.plans import rollback_plan_from_body, store_plan
 from bot.flows.windows import start_window
 from store import CheckpointRecord, Incident, IncidentState, Plan, Surface, TimelineAction
 
 PLAN_TIMEOUT_S = 60.0
 EXPLICIT = "explicit"  # the incident "scenario" of `/rollback to <target>`
+PERFORMANCE = "performance"  # Scenario 4: diagnosed when it opens
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Proposal:
     target_checkpoint: CheckpointRecord | None = None
     #: When the quick fix must be done by, while the incident is in its fix window.
     window_ends_at: datetime | None = None
+    #: Scenario 4's figures (slow endpoints, queries, log lines), when it is that scenario.
+    diagnostics: tuple[str, ...] = ()
 
 
 def decision_summary(decision: Decision | None) -> dict[str, object]:
@@ -105,11 +109,13 @@ def request_scenario(
         incident_id=incident.id,
         details={"scenario": scenario, "trigger": trigger, **decision_summary(decision)},
     )
+    found = diagnose(deps, incident.id, asker) if scenario == PERFORMANCE else ()
     if windowed:
-        return open_window(deps, incident, decision, actor=actor)
+        return replace(open_window(deps, incident, decision, actor=actor), diagnostics=found)
     if plan is None:
-        return Proposal(incident, decision, None, None)
-    return _store_plan(deps, incident, decision, plan, actor=actor, channel=channel, note=note)
+        return Proposal(incident, decision, None, None, diagnostics=found)
+    made = _store_plan(deps, incident, decision, plan, actor=actor, channel=channel, note=note)
+    return replace(made, diagnostics=found)
 
 
 def open_window(deps: Deps, incident: Incident, decision: Decision, *, actor: str) -> Proposal:

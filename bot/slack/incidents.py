@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.flows.escalation import Page, start_paging
+from bot.flows.performance import diagnostics_of
 from bot.flows.plans import rollback_plan_from_body
 from bot.flows.rollback import Proposal
 from bot.flows.severity import Rerated
@@ -54,8 +55,16 @@ def proposal_now(deps: Deps, incident: Incident) -> Proposal:
             record = proposed[-1]
             plan = rollback_plan_from_body(record.body)
             made = deps.store.checkpoint_records([plan.target_ref]).get(plan.target_ref)
-            return Proposal(incident, None, plan, record, target_checkpoint=made)
-    return Proposal(incident, None, None, None, window_ends_at=ends)
+            found = diagnostics_of(deps, incident.id)
+            return Proposal(incident, None, plan, record, target_checkpoint=made, diagnostics=found)
+    return Proposal(
+        incident,
+        None,
+        None,
+        None,
+        window_ends_at=ends,
+        diagnostics=diagnostics_of(deps, incident.id),
+    )
 
 
 def show_incident(deps: Deps, client: WebClient, proposal: Proposal) -> LiveMessage:

@@ -41,7 +41,12 @@ def build_card_view(
     if incident.state is IncidentState.AWAITING_RATING:
         return build_blocker_card_view(incident, slack)
     if incident.state is IncidentState.FIXING:
-        return build_fix_window_card_view(incident, ends_at=proposal.window_ends_at, slack=slack)
+        return build_fix_window_card_view(
+            incident,
+            ends_at=proposal.window_ends_at,
+            slack=slack,
+            diagnostics=proposal.diagnostics,
+        )
     if incident.state is IncidentState.RESOLVED:
         return build_fixed_forward_view(incident, by=incident.resolved_by or incident.requester)
     return build_fix_forward_card_view(incident, slack)

@@ -7,6 +7,7 @@ unresolved, the same card becomes the rollback proposal (:mod:`bot.views.rollbac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +49,11 @@ def _resolve_button(incident: Incident) -> dict[str, Any]:
 
 
 def build_fix_window_card_view(
-    incident: Incident, *, ends_at: datetime | None, slack: SlackConfig
+    incident: Incident,
+    *,
+    ends_at: datetime | None,
+    slack: SlackConfig,
+    diagnostics: Sequence[str] = (),
 ) -> Message:
     """The incident while its quick fix is under way."""
     window = incident.decision.get("fix_window_min")
@@ -81,7 +86,15 @@ def build_fix_window_card_view(
             f"({mention_orchestrators(slack.orchestrators)}). {card_foot(incident, None)}"
         ),
     ]
+    if diagnostics:
+        blocks.insert(3, section(build_diagnostics_text(diagnostics)))
     return message(f"{incident_title(incident)}: quick fix first", blocks)
+
+
+def build_diagnostics_text(diagnostics: Sequence[str]) -> str:
+    """Scenario 4, step 1, as measured when the incident opened."""
+    shown = "\n".join(f"• {escape(line)}" for line in diagnostics)
+    return f":mag: *Diagnostics* (measured when it was reported)\n{shown}"
 
 
 def _fix_branch_button(incident: Incident) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from bot.views.blocks import (
     section,
 )
 from bot.views.database import build_database_plan_text, build_database_result_text
-from bot.views.fix_window import minutes_said
+from bot.views.fix_window import build_diagnostics_text, minutes_said
 from bot.views.incident import (
     approver,
     card_foot,
@@ -231,6 +231,8 @@ def build_incident_card_view(
     evidence = _evidence_lines(plan)
     if evidence is not None:
         blocks.append(section(evidence))
+    if proposal.diagnostics:
+        blocks.append(section(build_diagnostics_text(proposal.diagnostics)))
     blocks.append(section(_commit_lines(plan)))
     blocks.extend(section(warning) for warning in _warnings(plan))
     if incident.scenario == "security":
