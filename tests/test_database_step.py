@@ -8,7 +8,9 @@ rollback runs pg_dump, the dry run and the real run through the Bolt app and the
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -170,3 +172,51 @@ def test_a_drop_table_down_sql_counts_the_rows_it_would_lose(
     assert "column deals.stage (4 values)" in text, text
     assert "table email_messages (12 rows)" in text and "table ghosts (not there now)" in text
     assert "2 statements" in text  # the file's own BEGIN and COMMIT do not count
+
+
+COMMAND_SCRIPT = """\
+import os, sys
+import psycopg
+to = sys.argv[1].removeprefix("--to=")
+assert to == "phase2_0001_customer_search_index", to  # the newest migration that stays
+assert "DATABASE_URL" in os.environ and "PGPASSWORD" not in sys.argv[1]
+with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    conn.execute("ALTER TABLE deals DROP COLUMN stage")
+    conn.execute("DELETE FROM drizzle.__drizzle_migrations WHERE hash = %s", (sys.argv[2],))
+with open(sys.argv[3], "a") as ran:
+    ran.write("ran\\n")
+"""
+
+
+def test_rollback_command_runs_once_with_the_migration_to_go_back_to(
+    sandbox: Sandbox, pg_server: PgServer, tmp_path: Path
+) -> None:
+    url = migrated_database(pg_server, sandbox.repo)
+    hashes = migration_hashes(url)
+    script, ran = tmp_path / "db_rollback.py", tmp_path / "ran.txt"
+    script.write_text(COMMAND_SCRIPT)
+    command = f"{sys.executable} {script} --to={{migration}} {hashes[-1]} {ran}"
+    text = sandbox.config_path.read_text()
+    sandbox.config_path.write_text(
+        text.replace(
+            "[database]\n", f"[database]\nrollback_command = {json.dumps(command)}\n", 1
+        )
+    )
+    with running(sandbox, url) as local:
+        local.sender.slash_command("/rollback", "scenario database", user_id=ENGINEER)
+        card = settled_card(local, "awaits approval")
+        shown = str(card.blocks)
+        local.sender.block_action(
+            user_id=ORCHESTRATOR,
+            action=button(card, "rollback_approve"),
+            message=local.emulator.message_payload(card),
+        )
+        final = _rolled_back(local, card.ts)
+        (incident,) = local.store.list_incidents(states=list(IncidentState))
+        (plan,) = local.store.plans_of(incident.id)
+        done = [e.step for e in local.store.journal(plan.id) if e.status == "done"]
+    assert "--to=phase2_0001_customer_search_index" in shown and "no dry run" in shown
+    assert plan.state is PlanState.DONE and "db_dry_run" not in done and "db_apply" in done
+    assert ran.read_text() == "ran\n"  # once
+    assert migration_hashes(url) == hashes[:-1] and "stage" not in columns_of(url, "deals")
+    assert "Database rolled back" in final
