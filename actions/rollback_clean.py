@@ -23,6 +23,7 @@ from actions.gitrun import Deadline, git_ok, run_git
 from actions.rollback_git import require_commit_id
 
 _MAX_FILES = 10_000
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -76,27 +77,30 @@ def _backup_blobs(
 ) -> dict[str, str | None]:
     """path -> blob id in the backup commit (None when it is not there)."""
     found: dict[str, str | None] = dict.fromkeys(paths)
-    listed = run_git(
-        repo,
-        ["ls-tree", "-z", "--full-tree", "-r", "--end-of-options", sha, "--", *paths],
-        deadline.left("reading the backup"),
-    )
-    if not listed.ok:
-        raise GitError(f"The backup {sha[:12]} cannot be read: {listed.complaint()}.")
-    for line in filter(None, listed.out.split("\0")):
-        meta, _, path = line.partition("\t")
-        mode, kind, blob = meta.split()
-        if kind == "blob" and mode in ("100644", "100755") and path in found:
-            found[path] = blob
+    for start in range(0, len(paths), _CHUNK):  # argv stays well under the system's limit
+        chunk = paths[start : start + _CHUNK]
+        listed = run_git(
+            repo,
+            ["ls-tree", "-z", "--full-tree", "-r", "--end-of-options", sha, "--", *chunk],
+            deadline.left("reading the backup"),
+        )
+        if not listed.ok:
+            raise GitError(f"The backup {sha[:12]} cannot be read: {listed.complaint()}.")
+        for line in filter(None, listed.out.split("\0")):
+            meta, _, path = line.partition("\t")
+            mode, kind, blob = meta.split()
+            # Only the exact paths asked for count, whatever a pathspec may have matched.
+            if kind == "blob" and mode in ("100644", "100755") and path in found:
+                found[path] = blob
     return found
 
 
 def _worktree_blobs(repo: git.Repo, paths: list[str], deadline: Deadline) -> dict[str, str]:
     """path -> the blob id the working tree's file would get, through the repository's own
-    filters (as the snapshot stored it). One call per 500 paths keeps argv short."""
+    filters (as the snapshot stored it)."""
     blobs: list[str] = []
-    for start in range(0, len(paths), 500):
-        chunk = paths[start : start + 500]
+    for start in range(0, len(paths), _CHUNK):
+        chunk = paths[start : start + _CHUNK]
         out = git_ok(repo, ["hash-object", "--", *chunk], deadline.left("hashing the files"))
         blobs += out.split("\n")
     return dict(zip(paths, blobs, strict=True))
