@@ -13,18 +13,21 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import errors
+from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg.sql import SQL, Identifier
 
 from actions.checks.app_migrations import parse_table_name
+from actions.checks.database import url_secrets
 from actions.database_plan import DatabasePlan
 from actions.errors import DatabaseError
-from actions.pgtools import ToolRun, libpq_env, require_tool, run_tool
+from actions.pgtools import ToolRun, require_tool, run_tool
 from actions.redact import redact
 from actions.sql_text import is_transaction_wrapper, split_statements
 
@@ -56,10 +59,13 @@ def backup_database(
         raise DatabaseError(f"Refused backup name {name!r}.")
     pg_dump, pg_restore = require_tool("pg_dump"), require_tool("pg_restore")
     backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(backup_dir, 0o700)  # an existing folder too: a dump holds every row
     final = backup_dir / f"{name}.dump"
     if not final.exists():
         partial = backup_dir / f"{name}.dump.partial"
         partial.unlink(missing_ok=True)
+        # Made 0600 before pg_dump opens it, so no other user can read it while it is written.
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         dumped = run_tool(
             [pg_dump, "--format=custom", "--no-password", f"--file={partial}"],
             url=url,
@@ -76,15 +82,21 @@ def backup_database(
         partial.rename(final)
     else:
         _require_readable(pg_restore, final, url, path, timeout_s)
-    data = final.read_bytes()
     return DatabaseBackup(
         path=str(final),
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        size=final.stat().st_size,
+        sha256=file_sha256(final),
         restore_command=(
-            f'pg_restore --clean --if-exists --single-transaction -d "$DATABASE_URL" {final}'
+            'pg_restore --clean --if-exists --single-transaction -d "$DATABASE_URL" '
+            + shlex.quote(str(final))
         ),
     )
+
+
+def file_sha256(path: Path) -> str:
+    """A dump's sha256, read in chunks (a dump can be larger than memory)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _require_readable(pg_restore: str, dump: Path, url: str, path: str, timeout_s: float) -> None:
@@ -161,6 +173,13 @@ def _run_scripts(cursor: psycopg.Cursor[TupleRow], plan: DatabasePlan, url: str)
                     f"(`{statement.first_line}`): {_first_line(error, url)}. "
                     f"The transaction was rolled back: {_UNCHANGED}"
                 ) from None
+            if cursor.connection.info.transaction_status is not TransactionStatus.INTRANS:
+                # A statement that ended the transaction (the reader missed it): stop before
+                # anything else runs outside the one checked transaction.
+                raise DatabaseError(
+                    f"Statement {statement.number} of {script.path} (`{statement.first_line}`) "
+                    "ended the step's transaction; nothing more was run. Look at the database."
+                )
             count += 1
     return count
 
@@ -226,7 +245,15 @@ def restore_database(*, url: str, path: str, backup: Path, timeout_s: float) -> 
 
 
 def _dbname(url: str) -> str:
-    return libpq_env(url).get("PGDATABASE", "postgres")
+    """The database the URL really names, as libpq resolves it (a URL without a dbname means
+    the user's), asked of the server: pg_restore --clean must not go anywhere else."""
+    try:
+        with _connect(url, 10.0) as conn:
+            return str(conn.info.dbname)
+    except psycopg.Error as error:
+        raise DatabaseError(
+            f"The database cannot be reached ({_first_line(error, url)}); nothing was restored."
+        ) from None
 
 
 def _table(plan: DatabasePlan) -> tuple[str, ...]:
@@ -254,4 +281,4 @@ def _first_line(error: psycopg.Error, url: str) -> str:
         return "another session holds the migrations table"
     lines = str(error).strip().splitlines()
     text = " ".join((lines[0] if lines else type(error).__name__).split())
-    return redact(text, secrets=(url,))[:300]
+    return redact(text, secrets=url_secrets(url))[:300]

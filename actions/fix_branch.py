@@ -1,8 +1,8 @@
 """Scenario 4's fix branch: ``fix/<phase>-performance-optimization`` from HEAD, never forced.
 
 The quick fix of a performance problem happens on its own branch, so the phase branch stays
-where a rollback expects it. Created locally (only if absent) and pushed without force; a
-branch of that name already elsewhere, here or on the remote, is left exactly as it is.
+where a rollback expects it. Created locally (only if absent) and pushed create-only (an empty
+lease); a branch of that name already elsewhere, here or on the remote, is left as it is.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def create_fix_branch(
                 "push",
                 "--porcelain",
                 "--no-follow-tags",
+                # An empty lease: create only. A branch made there meanwhile, even at an
+                # ancestor that a plain push would fast-forward, is left as it is.
+                f"--force-with-lease={ref}:",
                 "--end-of-options",
                 remote,
                 f"{head_sha}:{ref}",

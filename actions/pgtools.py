@@ -8,8 +8,10 @@ nothing else of the bot's environment (Slack tokens) reaches it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -128,22 +130,30 @@ def run_tool(
     env.update(libpq_env(url))
     secrets = _secrets_of(url, env)
     try:
-        done = subprocess.run(
+        # A session of its own, so a timeout stops the whole tree (npm, sh, …), not just the
+        # child: a grandchild holding the pipes would keep this call waiting past its time.
+        process = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise DatabaseError(f"{Path(argv[0]).name} did not finish in {timeout_s:g} s.") from None
     except OSError as error:
         raise DatabaseError(
             f"{Path(argv[0]).name} could not be started: {error.strerror or error}."
         ) from None
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise DatabaseError(f"{Path(argv[0]).name} did not finish in {timeout_s:g} s.") from None
+    done = subprocess.CompletedProcess(argv, process.returncode, out, err)
     return ToolRun(
         status=done.returncode,
         out=redact(done.stdout, secrets=secrets)[:20_000],

@@ -83,6 +83,7 @@ def _backup_blobs(
             repo,
             ["ls-tree", "-z", "--full-tree", "-r", "--end-of-options", sha, "--", *chunk],
             deadline.left("reading the backup"),
+            env={"GIT_LITERAL_PATHSPECS": "1"},  # a file named ":(glob)*" is just a name
         )
         if not listed.ok:
             raise GitError(f"The backup {sha[:12]} cannot be read: {listed.complaint()}.")
@@ -96,12 +97,16 @@ def _backup_blobs(
 
 
 def _worktree_blobs(repo: git.Repo, paths: list[str], deadline: Deadline) -> dict[str, str]:
-    """path -> the blob id the working tree's file would get, through the repository's own
-    filters (as the snapshot stored it)."""
+    """path -> the blob id of the working tree file's exact bytes. No filters: a file that a
+    clean filter or autocrlf would change is stored otherwise in the backup, so it is kept."""
     blobs: list[str] = []
     for start in range(0, len(paths), _CHUNK):
         chunk = paths[start : start + _CHUNK]
-        out = git_ok(repo, ["hash-object", "--", *chunk], deadline.left("hashing the files"))
+        out = git_ok(
+            repo,
+            ["hash-object", "--no-filters", "--", *chunk],
+            deadline.left("hashing the files"),
+        )
         blobs += out.split("\n")
     return dict(zip(paths, blobs, strict=True))
 

@@ -35,8 +35,9 @@ _NAME_PART = re.compile(_IDENT)
 _WRAPPER = re.compile(
     r"^(?:BEGIN|START\s+TRANSACTION|COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?$", re.I
 )
+# Anything that ends or steers a transaction: COMMIT AND CHAIN, END, ROLLBACK TO, SAVEPOINT…
 _CONTROL = re.compile(
-    r"^(?:ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|COMMIT\s+PREPARED)\b", re.I
+    r"^(?:COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|BEGIN|START)\b", re.I
 )
 
 
@@ -126,9 +127,10 @@ def is_transaction_wrapper(statement: Statement) -> bool:
 
 
 def transaction_control(statement: Statement) -> bool:
-    """ROLLBACK, SAVEPOINT and the like: a script that steers the transaction itself cannot
-    be run inside the step's one transaction."""
-    return _CONTROL.match(" ".join(strip_comments(statement.text).split())) is not None
+    """ROLLBACK, SAVEPOINT, COMMIT AND CHAIN and the like (anything but a bare BEGIN or COMMIT
+    wrapper): a script that steers the transaction itself cannot run inside the step's one."""
+    code = " ".join(strip_comments(statement.text).split())
+    return _CONTROL.match(code) is not None and not is_transaction_wrapper(statement)
 
 
 def _skip_quoted(sql: str, index: int) -> int:

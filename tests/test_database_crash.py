@@ -80,7 +80,8 @@ def test_serve_killed_after_a_database_step_resumes_and_rolls_back_once(
     assert "stage" not in columns_of(url, "deals")
     assert table_checksums(url) == untouched
     backups = sorted(p.name for p in (sandbox.store_path.parent / "backups").iterdir())
-    assert backups == [f"incident-{incident.id}-plan-{plan.id}.dump"], backups
+    stamp = f"{plan.created_at:%Y%m%d%H%M%S}"
+    assert backups == [f"incident-{incident.id}-plan-{plan.id}-{stamp}.dump"], backups
     assert git(sandbox.repo, "rev-parse", "HEAD") == checkpoint
 
 

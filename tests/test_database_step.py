@@ -198,9 +198,7 @@ def test_rollback_command_runs_once_with_the_migration_to_go_back_to(
     command = f"{sys.executable} {script} --to={{migration}} {hashes[-1]} {ran}"
     text = sandbox.config_path.read_text()
     sandbox.config_path.write_text(
-        text.replace(
-            "[database]\n", f"[database]\nrollback_command = {json.dumps(command)}\n", 1
-        )
+        text.replace("[database]\n", f"[database]\nrollback_command = {json.dumps(command)}\n", 1)
     )
     with running(sandbox, url) as local:
         local.sender.slash_command("/rollback", "scenario database", user_id=ENGINEER)

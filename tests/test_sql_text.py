@@ -82,7 +82,19 @@ def test_a_bare_begin_or_commit_is_the_files_own_wrapper(sql: str) -> None:
     assert is_transaction_wrapper(statement) and not transaction_control(statement)
 
 
-@pytest.mark.parametrize("sql", ["ROLLBACK", "SAVEPOINT s", "release s", "PREPARE TRANSACTION 'x'"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ROLLBACK",
+        "SAVEPOINT s",
+        "release s",
+        "PREPARE TRANSACTION 'x'",
+        "COMMIT AND CHAIN",
+        "END AND NO CHAIN",
+        "commit work and chain",
+        "BEGIN ISOLATION LEVEL SERIALIZABLE",
+    ],
+)
 def test_statements_that_steer_the_transaction_are_recognised(sql: str) -> None:
     statement = Statement(1, sql)
     assert transaction_control(statement) and not is_transaction_wrapper(statement)

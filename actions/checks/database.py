@@ -108,7 +108,7 @@ def run_read_only(
         # rather than probe some other database.
         return DatabaseFailure("no database URL configured")
     deadline = time.monotonic() + timeout_s
-    secrets = _secrets(url)
+    secrets = url_secrets(url)
     try:
         conn = _connect(url, timeout_s)
     except psycopg.Error as error:
@@ -279,7 +279,7 @@ def _failure(error: psycopg.Error, reason: str, secrets: tuple[str, ...]) -> Dat
     return DatabaseFailure(reason, error.sqlstate)
 
 
-def _secrets(url: str) -> tuple[str, ...]:
+def url_secrets(url: str) -> tuple[str, ...]:
     """The URL and its password in every spelling an error text might quote."""
     found = [url]
     # An unparsable URL has no password to find; the URL itself is still listed.

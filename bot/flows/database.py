@@ -120,7 +120,8 @@ def back_up_database(run: RunContext) -> Mapping[str, Any]:
         url=_url(run),
         path=run.deps.settings.tool_path,
         backup_dir=backup_dir,
-        name=f"incident-{run.plan.incident_id}-plan-{run.plan.id}",
+        # The plan's creation time too: a store made afresh reuses ids, never this name.
+        name=f"incident-{run.plan.incident_id}-plan-{run.plan.id}-{run.plan.created_at:%Y%m%d%H%M%S}",
         timeout_s=BACKUP_TIMEOUT_S,
     )
     return {
@@ -142,6 +143,14 @@ def roll_database_back(run: RunContext) -> Mapping[str, Any]:
         before = read_migration_hashes(url=url, plan=database, timeout_s=PLAN_TIMEOUT_S)
         if before == database.remaining:
             return {"db_rolled_back": True, "db_already": True}
+        if before != database.applied_before:
+            # Neither as planned nor at the target: an earlier run of the (non-transactional)
+            # command may have stopped half way. Running it again could do its work twice.
+            raise DatabaseError(
+                f"The migrations table lists {len(before)} migrations: neither the plan's "
+                f"{len(database.applied_before)} nor the target's {len(database.remaining)}. "
+                "The rollback command may have half run; look at the database, then Resume."
+            )
         run_rollback_command(
             url=url,
             path=run.deps.settings.tool_path,

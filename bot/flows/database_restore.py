@@ -14,28 +14,35 @@ a restore that fails or is killed changes nothing, and one run again gives the s
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from actions.database_steps import restore_database
+from actions.database_steps import file_sha256, restore_database
 from actions.errors import DatabaseError
+from actions.git import open_repo
+from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.approval import own_request_refusal
 from bot.flows.rollback_resume import RESTORE_STEP, Decided, abort_plan
 from bot.flows.rollback_run import done_steps, merged_facts, runner_id
-from store import Plan, PlanState, Surface, TimelineAction
+from bot.flows.run_steps import RESET_STEP
+from store import JournalEntry, Plan, PlanState, Surface, TimelineAction
 
 RESTORE_TIMEOUT_S = 30 * 60.0
 
 
-def restorable(record: Plan, facts: dict[str, object]) -> bool:
-    """The stopped rollback committed its database step and has not reset the code yet."""
+def restorable(record: Plan, facts: Mapping[str, object], *, reset_touched: bool) -> bool:
+    """The stopped rollback committed its database step, and its reset never even began."""
     return (
         record.state is PlanState.STOPPED
         and bool(facts.get("db_rolled_back"))
         and bool(facts.get("db_backup"))
-        and "to_sha" not in facts
+        and not reset_touched
     )
+
+
+def reset_began(journal: Sequence[JournalEntry]) -> bool:
+    return any(entry.step == RESET_STEP for entry in journal)
 
 
 def restore_and_abort(
@@ -47,7 +54,7 @@ def restore_and_abort(
         raise DatabaseError("That button does not match a rollback plan; nothing was changed.")
     journal = deps.store.journal(plan_id)
     facts = merged_facts(done_steps(journal))
-    if not restorable(record, facts):
+    if not restorable(record, facts, reset_touched=reset_began(journal)):
         return Decided(_why_not(record, facts), record)
     refusal = own_request_refusal(deps, record, actor=actor)
     if refusal is not None:
@@ -62,9 +69,23 @@ def restore_and_abort(
     url = deps.settings.database_url
     if url is None:
         return Decided("The database URL is not set here, so nothing was restored.", record)
-    problem = _restore_journaled(deps, record, attempt, backup, url.reveal())
+    head, _ = read_head(repo=open_repo(deps.settings.config.git.path))
+    if head != record.body.get("head_sha"):
+        return Decided(
+            f"HEAD is at {str(head)[:7]}, not where this rollback found it: restoring the "
+            "database now could leave it ahead of the code. Nothing was restored.",
+            record,
+        )
+    # Claimed like a Resume (compare-and-set on the attempt): one restore at a time, and no
+    # Resume while it runs.
+    claimed = deps.store.resume_plan(plan_id, expected_attempt=attempt)
+    if claimed is None:
+        return Decided("Someone else is resuming or restoring this rollback.", record)
+    problem = _restore_journaled(deps, record, claimed, backup, url.reveal())
+    stopped = {**record.result, "stopped_at": RESTORE_STEP, "error": problem or "restored"}
+    deps.store.stop_plan(plan_id, attempt=claimed, result=stopped)
     if problem is not None:
-        return Decided(problem, record)
+        return Decided(problem, deps.store.get_plan(plan_id) or record)
     deps.store.append_event(
         actor=actor,
         surface=surface,
@@ -72,7 +93,7 @@ def restore_and_abort(
         incident_id=record.incident_id,
         details={"plan": plan_id, "backup": str(backup)},
     )
-    return abort_plan(deps, plan_id=plan_id, attempt=attempt, actor=actor, surface=surface)
+    return abort_plan(deps, plan_id=plan_id, attempt=claimed, actor=actor, surface=surface)
 
 
 def _restore_journaled(
@@ -112,19 +133,19 @@ def _restore_journaled(
     return None
 
 
-def _why_not(record: Plan, facts: dict[str, object]) -> str:
+def _why_not(record: Plan, facts: Mapping[str, object]) -> str:
     if record.state is not PlanState.STOPPED:
         return "This rollback is not stopped; there is nothing to restore."
-    if "to_sha" in facts:
+    if "db_rolled_back" in facts and "db_backup" in facts:
         return (
-            "The code was already reset to the target: restoring the database alone would "
-            "leave it ahead of the code. Resume to finish the rollback."
+            "The code's reset has begun: restoring the database alone could leave it ahead of "
+            "the code. Resume to finish the rollback."
         )
     return "This rollback has not changed the database; there is nothing to restore."
 
 
 def _sha256(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError:
         return None

@@ -28,7 +28,7 @@ from bot.flows.rollback_run import (
     merged_facts,
     steps_for,
 )
-from bot.flows.run_steps import Step, lock_owner, plan_of_lock_owner
+from bot.flows.run_steps import RESET_STEP, Step, lock_owner, plan_of_lock_owner
 from store import IncidentState, JournalEntry, Plan, PlanState, Surface, TimelineAction
 
 INTERRUPTED = "the bot stopped in the middle of this step (a crash or a restart)"
@@ -110,11 +110,14 @@ def _release_stale_locks(deps: Deps) -> None:
 
 #: The journal step of "Restore database from backup" (bot.flows.database_restore).
 RESTORE_STEP = "db_restore"
+#: In a progress rebuilt from the journal: whether the plan's reset step ever started.
+RESET_BEGAN = "reset_began"
 
 
 def progress_of(deps: Deps, record: Plan) -> Progress:
     """The card's picture of a plan, rebuilt from the journal alone."""
-    done = done_steps(deps.store.journal(record.id))
+    journal = deps.store.journal(record.id)
+    done = done_steps(journal)
     stopped_at = record.result.get("stopped_at") if record.state is PlanState.STOPPED else None
     steps = []
     for step in steps_for(record):
@@ -125,10 +128,13 @@ def progress_of(deps: Deps, record: Plan) -> Progress:
             steps.append(StepState(step.name, step.title, "failed", error))
         else:
             steps.append(StepState(step.name, step.title, "pending"))
+    # Whether the reset began, which a stop recovered after a crash cannot show by its steps
+    # (it names the next step as where it stopped): Restore is offered only before it.
+    began = any(entry.step == RESET_STEP for entry in journal)
     return Progress(
         plan=record,
         steps=tuple(steps),
-        facts=merged_facts(done),
+        facts={**merged_facts(done), RESET_BEGAN: began},
         finished=record.state is PlanState.DONE,
         stopped_at=str(stopped_at) if stopped_at else None,
         error=str(record.result.get("error", "")) or None,

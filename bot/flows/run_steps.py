@@ -84,6 +84,8 @@ class Step:
 
 
 _LOCK_OWNER = "rollback:"
+#: The step after which the code no longer matches the database's backup.
+RESET_STEP = "reset"
 
 
 def lock_owner(plan_id: int) -> str:
@@ -245,7 +247,7 @@ _BEFORE_DATABASE = (
     Step("push_backup", "Push the backup branch", _push_backup),
 )
 _AFTER_DATABASE = (
-    Step("reset", "Reset to the target", _reset),
+    Step(RESET_STEP, "Reset to the target", _reset),
     Step("clean_untracked", "Remove untracked files the backup holds", _clean_untracked),
     Step("push", "Push with lease", _push),
     Step("clear_caches", "Clear caches", _clear_caches),

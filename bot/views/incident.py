@@ -13,7 +13,9 @@ from typing import Any
 from actions.policy import DEFAULT_POLICY
 from bot.flows.database_restore import restorable
 from bot.flows.rollback import EXPLICIT
+from bot.flows.rollback_resume import RESET_BEGAN
 from bot.flows.rollback_run import Progress, StepState
+from bot.flows.run_steps import RESET_STEP
 from bot.ids import ActionId, BlockId
 from bot.views.blocks import (
     button,
@@ -108,6 +110,34 @@ def step_title(progress: Progress, name: str | None) -> str:
     return next((step.title for step in progress.steps if step.name == name), name or "?")
 
 
+def _restore_button(
+    record: Plan, progress: Progress, value: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Restore database from backup: only while the database step is committed and the code's
+    reset has not begun (rebuilt from the journal, or as the live run's steps show it)."""
+    if RESET_BEGAN in progress.facts:
+        touched = bool(progress.facts[RESET_BEGAN])
+    else:
+        reset = next((step for step in progress.steps if step.name == RESET_STEP), None)
+        touched = reset is not None and reset.status != "pending"
+    if not restorable(record, progress.facts, reset_touched=touched):
+        return []
+    return [
+        button(
+            "Restore database from backup",
+            ActionId.DATABASE_RESTORE,
+            value,
+            confirm=confirm(
+                "Restore the database from the backup?",
+                "pg_restore puts back the database as it was before this rollback (writes made "
+                "since its backup are lost), then the rollback is aborted: the code is still at "
+                "HEAD, so both match again.",
+                "Restore",
+            ),
+        )
+    ]
+
+
 def stopped_blocks(
     incident: Incident, record: Plan, progress: Progress, orchestrators: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -137,20 +167,7 @@ def stopped_blocks(
         ),
     )
     elements = [resume, abort]
-    if restorable(record, dict(progress.facts)):
-        elements.append(
-            button(
-                "Restore database from backup",
-                ActionId.DATABASE_RESTORE,
-                value,
-                confirm=confirm(
-                    "Restore the database from the backup?",
-                    "pg_restore puts back the database as it was before this rollback, then the "
-                    "rollback is aborted: the code is still at HEAD, so both match again.",
-                    "Restore",
-                ),
-            )
-        )
+    elements.extend(_restore_button(record, progress, value))
     return [
         section(
             f":octagonal_sign: *Stopped at “{escape(where)}”*: "
