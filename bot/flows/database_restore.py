@@ -23,8 +23,8 @@ from actions.git import open_repo
 from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.approval import own_request_refusal
-from bot.flows.rollback_resume import RESTORE_STEP, Decided, abort_plan
-from bot.flows.rollback_run import done_steps, merged_facts, runner_id
+from bot.flows.rollback_resume import Decided, abort_plan
+from bot.flows.rollback_run import RESTORE_STEP, done_steps, merged_facts, runner_id
 from bot.flows.run_steps import RESET_STEP
 from store import JournalEntry, Plan, PlanState, Surface, TimelineAction
 

@@ -21,6 +21,7 @@ from bot.deps import Deps
 from bot.flows.checkpoint import repo_lock_name
 from bot.flows.plans import ROLLBACK
 from bot.flows.rollback_run import (
+    RESTORE_STEP,
     Progress,
     StepState,
     done_steps,
@@ -108,8 +109,6 @@ def _release_stale_locks(deps: Deps) -> None:
             deps.store.release_lock(lock.name, owner=lock.owner)
 
 
-#: The journal step of "Restore database from backup" (bot.flows.database_restore).
-RESTORE_STEP = "db_restore"
 #: In a progress rebuilt from the journal: whether the plan's reset step ever started.
 RESET_BEGAN = "reset_began"
 

@@ -175,10 +175,19 @@ def steps_for(record: Plan) -> tuple[Step, ...]:
     return steps_of(record.kind, record.body)
 
 
+#: "Restore database from backup" (bot.flows.database_restore): journaled like a step, though
+#: no plan lists it among its steps.
+RESTORE_STEP = "db_restore"
+RESTORE_TITLE = "Restore the database from its backup"
+
+
 def stopped_step(record: Plan) -> str:
     """Where a stopped plan stands, as its card names the step ("Push with lease")."""
     name = record.result.get("stopped_at")
-    return next((step.title for step in steps_for(record) if step.name == name), str(name or "?"))
+    found = next((step.title for step in steps_for(record) if step.name == name), None)
+    if found is None and name == RESTORE_STEP:
+        return RESTORE_TITLE
+    return found or str(name or "?")
 
 
 def done_steps(journal: Sequence[JournalEntry]) -> dict[str, dict[str, Any]]:

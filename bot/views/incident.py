@@ -14,7 +14,7 @@ from actions.policy import DEFAULT_POLICY
 from bot.flows.database_restore import restorable
 from bot.flows.rollback import EXPLICIT
 from bot.flows.rollback_resume import RESET_BEGAN
-from bot.flows.rollback_run import Progress, StepState
+from bot.flows.rollback_run import RESTORE_STEP, RESTORE_TITLE, Progress, StepState
 from bot.flows.run_steps import RESET_STEP
 from bot.ids import ActionId, BlockId
 from bot.views.blocks import (
@@ -105,9 +105,14 @@ def step_lines(steps: Sequence[StepState]) -> str:
     return "\n".join(lines)
 
 
+#: Steps a card names that are not in a plan's own list of steps.
+_OTHER_TITLES = {RESTORE_STEP: RESTORE_TITLE}
+
+
 def step_title(progress: Progress, name: str | None) -> str:
     """The step a person sees on the card ("Push with lease"), for the name the journal keeps."""
-    return next((step.title for step in progress.steps if step.name == name), name or "?")
+    found = next((step.title for step in progress.steps if step.name == name), None)
+    return found or _OTHER_TITLES.get(name or "", name or "?")
 
 
 def _restore_button(
