@@ -3,6 +3,8 @@ the root-cause questions in the incident's thread afterwards."""
 
 from __future__ import annotations
 
+import httpx
+
 from bot.config import load_config
 from bot.local.demo.sandbox import Sandbox
 from bot.local.loopback import LocalSlack
@@ -32,6 +34,7 @@ def test_email_scenario_rolls_back_with_a_plain_approve_and_asks_for_the_root_ca
             lambda e: "rolled back" in (e.message(CHANNEL, card.ts) or card).text, timeout=60
         )
         local.deps.work.wait_idle(30)
+        final_blocks = str((local.emulator.message(CHANNEL, card.ts) or card).blocks)
         thread = [m for m in local.emulator.messages(CHANNEL) if m.thread_ts == card.ts]
         (incident,) = local.store.list_incidents(states=list(IncidentState))
         (plan,) = local.store.plans_of(incident.id)
@@ -43,3 +46,8 @@ def test_email_scenario_rolls_back_with_a_plain_approve_and_asks_for_the_root_ca
     shown = str(questions[0].blocks)
     assert "What was removed that broke the system?" in shown
     assert "Were webhooks properly redirected?" in shown
+    # Scenario 3, step 2: the email checks ran after the rollback and passed: the restarted
+    # service holds the test email they sent.
+    assert "Service healthy" in final_blocks
+    sent = httpx.get(f"{sandbox.base_url}/api/email/messages", timeout=5).json()
+    assert [m["subject"] for m in sent].count("Rollback Test") == 1

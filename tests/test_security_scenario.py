@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from bot.config import load_config
 from bot.local.demo.sandbox import Sandbox
 from bot.local.emulator import Message
@@ -54,3 +56,6 @@ def test_security_rollback_asks_for_the_rotation_and_records_who_ticked_it(
     assert TICK not in str(ticked.blocks)  # the tick is gone once ticked
     assert incident.state is IncidentState.ROLLED_BACK
     assert [(e.actor, e.incident_id) for e in events] == [(ENGINEER, incident.id)]
+    # Scenario 3's email checks run only after the email scenario's rollback.
+    sent = httpx.get(f"{sandbox.base_url}/api/email/messages", timeout=5).json()
+    assert "Rollback Test" not in [m["subject"] for m in sent]

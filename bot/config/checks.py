@@ -71,6 +71,7 @@ def parse_checks(top: Section) -> ChecksConfig:
         endpoints=tuple(_parse_endpoint(item) for item in section.table_list("endpoints")),
         frontend=tuple(_parse_endpoint(item) for item in section.table_list("frontend")),
         flows=tuple(_parse_flow(item) for item in section.table_list("flows")),
+        email_flows=tuple(_parse_flow(item) for item in section.table_list("email_flows")),
         timeout_s=seconds(section, "timeout_s", 10.0),
         slow_after_s=seconds(section, "slow_after_s", 2.0),
         checklist_timeout_s=seconds(section, "checklist_timeout_s", 120.0),

@@ -63,6 +63,9 @@ class ChecksConfig:
     endpoints: tuple[EndpointCheck, ...] = ()
     frontend: tuple[EndpointCheck, ...] = ()
     flows: tuple[FlowCheck, ...] = ()
+    #: Scenario 3, step 2: after the email scenario's rollback, these run too (send a test
+    #: email with the session cookie, list messages, open the inbox).
+    email_flows: tuple[FlowCheck, ...] = ()
     #: Per-request bound; a hanging endpoint is cut here.
     timeout_s: float = 10.0
     #: The procedure's "APIs responding > 2s" is a failure.

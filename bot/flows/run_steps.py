@@ -190,8 +190,14 @@ def _clear_caches(run: RunContext) -> Mapping[str, Any]:
 
 
 def _validate(run: RunContext) -> Mapping[str, Any]:
+    incident = run.deps.store.get_incident(run.plan.incident_id)
     report = run_validation(
-        run.deps, actor=run.actor, surface=run.surface, restart=True, on_result=run.note_check
+        run.deps,
+        actor=run.actor,
+        surface=run.surface,
+        restart=True,
+        on_result=run.note_check,
+        email=incident is not None and incident.scenario == "email",
     )
     return {
         "healthy": report.ok,

@@ -103,8 +103,10 @@ def run_validation(
     surface: Surface,
     restart: bool = False,
     on_result: OnResult | None = None,
+    email: bool = False,
 ) -> ValidationReport:
-    """Run the checklist (restarting the service first when asked) and record the verdict."""
+    """Run the checklist (restarting the service first when asked) and record the verdict.
+    ``email``: the email scenario's own checks (``checks.email_flows``) run as well."""
     config = deps.settings.config
     log_since = _log_start(deps)
     with httpx.Client(timeout=config.checks.timeout_s, follow_redirects=False) as http:
@@ -112,6 +114,11 @@ def run_validation(
         if first is not None and on_result is not None:
             on_result(first)
         checks = _checks(deps, http, include_health=not restart)
+        if email:
+            limits = config.checks
+            checks += [
+                _flow_check(flow, config.service.base_url, limits) for flow in limits.email_flows
+            ]
         checklist = run_checklist(
             checks, timeout_s=config.checks.checklist_timeout_s, on_result=on_result
         )

@@ -234,6 +234,11 @@ def _toml_str(value: str) -> str:
 
 
 # TOML 1.0 inline tables must fit on one line.
+# The procedure's test email (Scenario 3, step 2); TOML keeps an inline table on one line.
+EMAIL_SEND_STEP = (
+    '{ method = "POST", path = "/api/email/send", json = { to = "test@example.com", '
+    'subject = "Rollback Test", body = "Testing email after rollback" } }'
+)
 NEW_DEAL_STEP = (
     '{ method = "POST", path = "/api/deals", expect_status = 201, '
     'json = { title = "Validation deal", amount = 1 } }'
@@ -278,6 +283,16 @@ steps = [
   {{ path = "/inbox" }},
   {NEW_DEAL_STEP},
   {{ path = "/api/customers?search=a" }},
+]
+
+# The procedure's Scenario 3, step 2, after the email rollback: send, list, the inbox page.
+[[checks.email_flows]]
+name = "email: send, list, inbox"
+steps = [
+  {{ method = "POST", path = "/login", json = {{ username = "demo" }} }},
+  {EMAIL_SEND_STEP},
+  {{ path = "/api/email/messages" }},
+  {{ path = "/inbox" }},
 ]
 
 [database]
