@@ -8,26 +8,15 @@ checkpoint is marked wherever it is listed, and a rollback can prefer one that w
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
-from datetime import datetime
-
-from sqlite_utils import Database
+from collections.abc import Iterable
 
 from store.models import CheckpointRecord
+from store.parts import StorePart
 from store.stamps import parse_stamp, stamp
 
 
-class CheckpointStore:
-    """Expects ``_db()``, ``_guard()`` and ``_clock`` from the class it is mixed into."""
-
-    _clock: Callable[[], datetime]
-
-    def _db(self) -> Database:
-        raise NotImplementedError
-
-    def _guard(self, doing: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+class CheckpointStore(StorePart):
+    """What the bot knows of the checkpoints it made: healthy, who asked, who forced."""
 
     def record_checkpoint(
         self,

@@ -8,30 +8,18 @@ whose update matched did it, the other is told it changed under them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
-from datetime import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-from sqlite_utils import Database
 
 from actions.redact import redact
 from store.models import Incident, IncidentState, Notice
+from store.parts import StorePart
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 
 
-class IncidentStore:
-    """Expects ``_db()``, ``_guard()``, ``_clock`` and ``_secrets`` from the class it is in."""
-
-    _clock: Callable[[], datetime]
-    _secrets: tuple[str, ...]
-
-    def _db(self) -> Database:
-        raise NotImplementedError
-
-    def _guard(self, doing: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+class IncidentStore(StorePart):
+    """Incidents: opened, rated, re-rated and resolved, and the notices sent about them."""
 
     def open_incident(
         self,

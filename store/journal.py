@@ -8,32 +8,20 @@ to edit or delete an entry. This is what a restarted bot resumes from.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
-
-from sqlite_utils import Database
 
 from actions.redact import redact
 from store.models import JournalEntry
+from store.parts import StorePart
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 
 JOURNAL_STATUSES = ("started", "done", "failed", "skipped")
 
 
-class JournalStore:
-    """Expects ``_db()``, ``_guard()``, ``_clock`` and ``_secrets`` from the class it joins."""
-
-    _clock: Callable[[], datetime]
-    _secrets: tuple[str, ...]
-
-    def _db(self) -> Database:
-        raise NotImplementedError
-
-    def _guard(self, doing: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+class JournalStore(StorePart):
+    """The append-only journal of each plan's steps, before and after."""
 
     def journal_step(
         self,

@@ -7,26 +7,13 @@ crashed bot stays visible in ``status`` until its operation is resumed or releas
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from datetime import datetime
-
-from sqlite_utils import Database
-
 from store.models import Lock
+from store.parts import StorePart
 from store.stamps import parse_stamp, stamp
 
 
-class LockStore:
-    """Expects ``_db()``, ``_guard()`` and ``_clock`` from the class it is mixed into."""
-
-    _clock: Callable[[], datetime]
-
-    def _db(self) -> Database:
-        raise NotImplementedError
-
-    def _guard(self, doing: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+class LockStore(StorePart):
+    """Named locks with their owner and reason, taken by compare-and-set."""
 
     def acquire_lock(self, name: str, *, owner: str, reason: str) -> bool:
         with self._guard("take a lock"):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from actions.errors import StoreError
 from store.models import IncidentState, Plan, PlanState
+from store.parts import StorePart
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 
@@ -63,17 +64,8 @@ def _rollback(connection: sqlite3.Connection) -> None:
         connection.execute("ROLLBACK")
 
 
-class PlanStore:
-    """Expects ``_db()``, ``_guard()``, ``_clock`` and ``_secrets`` from the class it joins."""
-
-    _clock: Callable[[], datetime]
-    _secrets: tuple[str, ...]
-
-    def _db(self) -> Database:
-        raise NotImplementedError
-
-    def _guard(self, doing: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+class PlanStore(StorePart):
+    """Plans from proposal to their end, each move a compare-and-set."""
 
     # -- plans -----------------------------------------------------------------------------------
 

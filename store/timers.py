@@ -9,27 +9,17 @@ burst of missed ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from store.models import Timer
+from store.parts import StorePart
 from store.stamps import parse_stamp, stamp
 
 
-class TimerStore:
-    """Expects ``_db()``, ``_guard()`` and ``_clock`` from the class it is mixed into."""
-
-    _clock: Callable[[], datetime]
-
-    def _db(self) -> Database:
-        raise NotImplementedError
-
-    def _guard(self, doing: str) -> AbstractContextManager[None]:
-        raise NotImplementedError
+class TimerStore(StorePart):
+    """Timers that survive a restart and fire once, and small named values."""
 
     def schedule_timer(
         self,
