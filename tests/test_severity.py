@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.local.demo.sandbox import Sandbox
+from bot.local.emulator import Message
 from bot.local.loopback import LocalSlack
 from store import IncidentState, PlanState
 from tests.test_edge_delivery import _click, _wait
@@ -20,6 +21,24 @@ from tests.test_escalation import (
     told,
 )
 from tests.test_rollback_flow import CHANNEL
+
+
+def _resolve_with(local: LocalSlack, card: Message, note: str) -> None:
+    """The reporter presses Resolved, types the note in the modal, submits; the card says so."""
+    _click(local, card, "fix_resolved", user=ENGINEER)
+    _wait(local.emulator, "the modal", lambda e: bool(e.open_views()))
+    (modal,) = local.emulator.open_views()
+    sent = local.sender.view_submission(
+        user_id=ENGINEER,
+        view=modal,
+        values={"fix_note": {"fix_note_text": {"type": "plain_text_input", "value": note}}},
+    )
+    assert sent.status == 200
+    _wait(
+        local.emulator,
+        "resolved",
+        lambda e: "fixed forward" in e.message(CHANNEL, card.ts).text,
+    )
 
 
 def _status(local: LocalSlack, user: str) -> str:
@@ -179,24 +198,7 @@ def test_resolved_fixed_forward_asks_for_the_lesson_and_closes_the_incident(
         _click(local, card, "fix_resolved", user=OTHER)
         told(local, OTHER, "Only whoever reported incident")
         assert local.emulator.open_views() == []
-        _click(local, card, "fix_resolved", user=ENGINEER)
-        _wait(local.emulator, "the modal", lambda e: bool(e.open_views()))
-        (modal,) = local.emulator.open_views()
-        sent = local.sender.view_submission(
-            user_id=ENGINEER,
-            view=modal,
-            values={
-                "fix_note": {
-                    "fix_note_text": {"type": "plain_text_input", "value": "added the index"}
-                }
-            },
-        )
-        assert sent.status == 200
-        _wait(
-            local.emulator,
-            "resolved",
-            lambda e: "fixed forward" in e.message(CHANNEL, card.ts).text,
-        )
+        _resolve_with(local, card, "added the index")
         after = local.store.get_incident(incident.id)
         assert after is not None
         assert (after.state, after.resolution, after.resolved_by, after.lesson) == (
@@ -223,19 +225,7 @@ def test_a_minor_problem_is_fixed_forward_and_its_lesson_listed_in_status(
         local.sender.slash_command("/rollback", "scenario minor one endpoint 404", user_id=ENGINEER)
         card = settled_card(local, "fix forward")
         open_status = _status(local, ENGINEER)
-        _click(local, card, "fix_resolved", user=ENGINEER)
-        _wait(local.emulator, "the modal", lambda e: bool(e.open_views()))
-        (modal,) = local.emulator.open_views()
-        local.sender.view_submission(
-            user_id=ENGINEER,
-            view=modal,
-            values={"fix_note": {"fix_note_text": {"type": "plain_text_input", "value": "typo"}}},
-        )
-        _wait(
-            local.emulator,
-            "resolved",
-            lambda e: "fixed forward" in e.message(CHANNEL, card.ts).text,
-        )
+        _resolve_with(local, card, "typo")
         status = _status(local, OTHER)
     assert "#1 minor" in open_status
     assert "#1 minor, fixed forward by <@U0ENG>: typo" in status, status
