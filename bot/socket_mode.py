@@ -13,12 +13,18 @@ at a 2 s ping). Its settings alone leave two gaps, which ``_ReconnectingClient``
   envelopes in between are lost, or acked seconds late. Here the new connection is opened
   first, made current, and the old one closed ``RETIRE_AFTER_S`` later, once nothing sent on it
   can still be in flight.
+
+Each ack goes back on the connection its envelope came in on, not on whichever is current when
+the handler finishes: an envelope read on a new connection in the instant before it is made
+current would otherwise be acked on the dead one it replaces, and the ack lost.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections import OrderedDict
 
 import websocket
 from slack_bolt import App
@@ -47,6 +53,9 @@ OPEN_TIMEOUT_S = 5.0
 RETIRE_AFTER_S = 2.0
 # Closing a connection waits this long for the server's close frame; a dead one sends none.
 CLOSE_TIMEOUT_S = 1.0
+# Envelopes remembered with the connection they came in on, until acked. Bolt acks every one
+# within seconds; the bound only keeps an envelope that is never acked from being kept for ever.
+ARRIVALS_KEPT = 1000
 
 log = logging.getLogger("rollback_bot.socket")
 
@@ -70,6 +79,8 @@ class _ReconnectingClient(SocketModeClient):
         )
         # Connections run on their own threads (see connect); the SDK's runner has no work.
         self.current_session_runner.shutdown()  # type: ignore[no-untyped-call]
+        self._arrivals: OrderedDict[str, websocket.WebSocketApp] = OrderedDict()
+        self._arrivals_lock = threading.Lock()
 
     def _run_current_session(self) -> None:
         """Never run by the SDK's runner: see ``connect``."""
@@ -126,9 +137,29 @@ class _ReconnectingClient(SocketModeClient):
 
     def _on_ws_message(self, ws: websocket.WebSocketApp, message: str) -> None:
         # Envelopes from a retiring connection count too: Slack sent them before switching.
+        envelope_id = _envelope_id(message)
+        if envelope_id is not None:
+            with self._arrivals_lock:
+                self._arrivals[envelope_id] = ws
+                while len(self._arrivals) > ARRIVALS_KEPT:
+                    self._arrivals.popitem(last=False)
         self.enqueue_message(message)
         for listener in self.on_message_listeners:
             listener(ws, message)
+
+    def send_message(self, message: str) -> None:
+        """Send ``message``; an ack on the connection its envelope came in on, if still open."""
+        envelope_id = _envelope_id(message)
+        if envelope_id is not None:
+            with self._arrivals_lock:
+                arrived_on = self._arrivals.pop(envelope_id, None)
+            if arrived_on is not None and arrived_on.sock is not None and arrived_on.sock.connected:
+                try:
+                    arrived_on.send(message)
+                    return
+                except (websocket.WebSocketException, OSError):
+                    pass  # it closed under the send: the current connection is the way left
+        super().send_message(message)
 
     def _on_ws_error(self, ws: websocket.WebSocketApp, error: Exception) -> None:
         for listener in self.on_error_listeners:
@@ -162,6 +193,16 @@ class _ReconnectingClient(SocketModeClient):
                 f"Socket Mode reconnect failed ({type(error).__name__}); retrying in "
                 f"{PING_INTERVAL_S:g} s"
             )
+
+
+def _envelope_id(message: str) -> str | None:
+    """The ``envelope_id`` of an envelope or an ack; None for anything else."""
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        return None
+    found = parsed.get("envelope_id") if isinstance(parsed, dict) else None
+    return found if isinstance(found, str) else None
 
 
 class _Handler(SocketModeHandler):

@@ -8,6 +8,7 @@ a slash command sent through it must be acked within Slack's 3 s and answered.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,10 +16,14 @@ from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient as SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
 
 from bot.local.emulator import SlackEmulator
+from bot.socket_mode import _ReconnectingClient
 from store import SqliteStore
 from tests.servehelp import ServeProcess, bot_env
 
@@ -214,3 +219,34 @@ def test_socket_mode_emulator_refresh_sends_slacks_disconnect_message(
     assert message["reason"] == "refresh_requested"
     # Slack then waits for the app to replace it: the connection is not closed under it.
     assert emulator.socket_mode.connection_count == 1
+
+
+# -- the client's own guarantees, in process -------------------------------------------------------
+
+
+def test_socket_mode_ack_goes_back_on_the_connection_its_envelope_came_in_on() -> None:
+    """An envelope read on a new connection before it is made current is still acked.
+
+    This is the instant inside a reconnect between the new connection opening (Slack sends on
+    it at once) and ``connect`` making it current: the old, silent one must not get the ack.
+    """
+    with SlackEmulator(app_token=APP_TOKEN) as emulator:
+        web = WebClient(base_url=emulator.api_url)
+        client = _ReconnectingClient(APP_TOKEN, web_client=web, logger=logging.getLogger("t"))
+
+        def ack(client: SocketModeClient, request: SocketModeRequest) -> None:
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+        client.socket_mode_request_listeners.append(ack)
+        try:
+            client.connect()
+            silent = client.current_session
+            assert emulator.socket_mode.go_silent() == 1
+            # Opened, not yet current: the state connect() is in just before its assignment.
+            fresh = client._open(client.issue_new_wss_url())
+            assert client.current_session is silent
+            acked = emulator.socket_mode.send("events_api", {"type": "probe"}, timeout=3)
+            assert acked is not None, "the ack went out on the silent connection"
+            fresh.close(timeout=0)
+        finally:
+            client.close()
