@@ -57,7 +57,8 @@ def backup_database(
     table of contents back; an existing complete dump of that name is kept as it is."""
     if not name.replace("-", "").replace("_", "").isalnum():
         raise DatabaseError(f"Refused backup name {name!r}.")
-    pg_dump, pg_restore = require_tool("pg_dump"), require_tool("pg_restore")
+    pg_dump = require_tool("pg_dump", path=path)
+    pg_restore = require_tool("pg_restore", path=path)
     backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(backup_dir, 0o700)  # an existing folder too: a dump holds every row
     final = backup_dir / f"{name}.dump"
@@ -220,7 +221,7 @@ def run_rollback_command(
 
 def restore_database(*, url: str, path: str, backup: Path, timeout_s: float) -> ToolRun:
     """``pg_restore --clean`` of a backup into the database, in one transaction."""
-    pg_restore = require_tool("pg_restore")
+    pg_restore = require_tool("pg_restore", path=path)
     if not backup.is_file():
         raise DatabaseError(f"The backup {backup} is not there any more. Nothing was restored.")
     done = run_tool(

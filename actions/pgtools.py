@@ -88,28 +88,31 @@ def libpq_env(url: str) -> dict[str, str]:
     return env
 
 
-def find_tool(name: str) -> str | None:
-    """The newest ``name`` (pg_dump, pg_restore) on PATH or in PostgreSQL's versioned dirs."""
-    found = shutil.which(name)
-    if found is not None:
-        return found
-    candidates = []
-    for base in _VERSIONED_BINDIRS:
+def tool_search_path(path: str, *, bindirs: Sequence[Path] = _VERSIONED_BINDIRS) -> str:
+    """``path`` with PostgreSQL's versioned bin folders after it, the newest version first:
+    Debian installs pg_dump there, off PATH. The one search path for every PostgreSQL tool."""
+    versions = []
+    for base in bindirs:
         if base.is_dir():
             for version in base.iterdir():
-                tool = version / "bin" / name
-                if tool.is_file() and os.access(tool, os.X_OK) and version.name.isdigit():
-                    candidates.append((int(version.name), str(tool)))
-    return max(candidates)[1] if candidates else None
+                if version.name.isdigit() and (version / "bin").is_dir():
+                    versions.append((int(version.name), str(version / "bin")))
+    extra = [folder for _, folder in sorted(versions, reverse=True)]
+    return os.pathsep.join([part for part in path.split(os.pathsep) if part] + extra)
 
 
-def require_tool(name: str) -> str:
-    tool = find_tool(name)
+def find_tool(name: str, *, path: str) -> str | None:
+    """Where ``name`` (pg_dump, pg_restore) is on ``path`` (see ``tool_search_path``)."""
+    return shutil.which(name, path=path)
+
+
+def require_tool(name: str, *, path: str) -> str:
+    tool = find_tool(name, path=path)
     if tool is None:
         raise DatabaseError(
-            f"{name} is not installed here (not on PATH, nor in /usr/lib/postgresql/*/bin), so "
-            "the database cannot be backed up first. Nothing was changed. Install the "
-            "PostgreSQL client tools, then ask again."
+            f"{name} is not installed here (not on the bot's PATH, nor in "
+            "/usr/lib/postgresql/*/bin), so the database cannot be backed up first. Nothing was "
+            "changed. Install the PostgreSQL client tools, then ask again."
         )
     return tool
 

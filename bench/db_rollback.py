@@ -35,7 +35,7 @@ import psycopg
 from actions.database_plan import DatabasePlan, DownMigration, DownScript
 from actions.database_steps import backup_database, read_migration_hashes, run_down_sql
 from actions.errors import RollbackBotError
-from actions.pgtools import find_tool, libpq_env
+from actions.pgtools import find_tool, libpq_env, tool_search_path
 from bot.local.demo.postgres import PgServer, PostgresUnavailable, running_postgres
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
@@ -46,7 +46,11 @@ TABLE = "drizzle.__drizzle_migrations"
 UP = "ALTER TABLE deals ADD COLUMN stage text NOT NULL DEFAULT 'qualified';\n"
 DOWN = "DROP INDEX IF EXISTS deals_stage_idx;\nALTER TABLE deals DROP COLUMN stage;\n"
 STEP_TIMEOUT_S = 600.0
-TOOL_PATH = "/usr/local/bin:/usr/bin:/bin"
+TOOL_PATH = tool_search_path("/usr/local/bin:/usr/bin:/bin")
+
+
+def _tool(name: str) -> str:
+    return str(find_tool(name, path=TOOL_PATH))
 
 
 def build_template(server: PgServer, rows: int) -> tuple[str, DatabasePlan]:
@@ -109,8 +113,17 @@ def baseline(url: str, plan: DatabasePlan, folder: Path) -> None:
     delete = f"DELETE FROM {TABLE} WHERE hash = '{digest}';\n"  # noqa: S608
     script.write_text(DOWN + delete)
     for argv in (
-        [str(find_tool("pg_dump")), "-Fc", "-f", str(folder / "baseline.dump")],
-        [str(find_tool("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(script)],
+        [str(find_tool("pg_dump", path=TOOL_PATH)), "-Fc", "-f", str(folder / "baseline.dump")],
+        [
+            str(find_tool("psql", path=TOOL_PATH)),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-1",
+            "-f",
+            str(script),
+        ],
     ):
         done = subprocess.run(argv, env=env, capture_output=True, timeout=STEP_TIMEOUT_S)
         if done.returncode != 0:
@@ -131,7 +144,7 @@ def check(url: str, plan: DatabasePlan) -> None:
 
 def run(args: argparse.Namespace, folder: Path) -> None:
     for tool in ("pg_dump", "pg_restore", "psql"):
-        if find_tool(tool) is None:
+        if find_tool(tool, path=TOOL_PATH) is None:
             raise BenchError(f"{tool} is not installed (scripts/ensure-postgres installs it)")
     give_up = time.monotonic() + args.time_limit
     try:

@@ -13,8 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from actions.errors import ConfigError
+from actions.pgtools import tool_search_path
 from actions.redact import secret_parts
 from bot.config import Config, load_config
+
+#: The children's PATH when the bot's own environment has none.
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class Settings:
     kill_after_step: str | None = None
     #: PATH for the children the bot starts with an environment of its own making (pg_dump,
     #: pg_restore, database.rollback_command), which get nothing else of the bot's.
-    tool_path: str = "/usr/local/bin:/usr/bin:/bin"
+    #: Also where pg_dump and pg_restore are looked for (PostgreSQL's versioned folders last).
+    tool_path: str = DEFAULT_PATH
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret's value, for the log redaction filter."""
@@ -107,7 +112,7 @@ def settings_from(config: Config, slack: SlackSettings, environ: Mapping[str, st
         slack=slack,
         database_url=database_url,
         kill_after_step=environ.get("ROLLBACK_BOT_KILL_AFTER_STEP", "").strip() or None,
-        tool_path=environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin",
+        tool_path=tool_search_path(environ.get("PATH") or DEFAULT_PATH),
     )
 
 

@@ -9,13 +9,14 @@ rollback runs pg_dump, the dry run and the real run through the Bolt app and the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from actions.pgtools import find_tool
+from actions.pgtools import find_tool, tool_search_path
 from bot.config import load_config
 from bot.flows.run_steps import ROLLBACK_DB_STEPS
 from bot.local.demo.sandbox import TAG_T8, Sandbox
@@ -98,7 +99,12 @@ def test_database_scenario_rolls_back_schema_and_code_under_one_approval(
     assert backup.is_file() and backup.stat().st_mode & 0o077 == 0
     scratch = pg_server.create_database()
     restored = subprocess.run(
-        [str(find_tool("pg_restore")), "--no-owner", f"--dbname={scratch}", str(backup)],
+        [
+            str(find_tool("pg_restore", path=tool_search_path(os.environ["PATH"]))),
+            "--no-owner",
+            f"--dbname={scratch}",
+            str(backup),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -158,6 +164,25 @@ def test_an_unreachable_database_leaves_only_the_waiver(sandbox: Sandbox) -> Non
         anyway = button(card, "rollback_approve_anyway")
     assert "database step is unavailable" in text and "cannot be read" in text, text
     assert "s3cret-pw" not in text and "s3cret-pw" not in str(anyway)
+
+
+def test_a_missing_pg_dump_leaves_only_the_waiver_and_names_the_tools(
+    sandbox: Sandbox, pg_server: PgServer, tmp_path: Path
+) -> None:
+    url = migrated_database(pg_server, sandbox.repo)
+    config = load_config(sandbox.config_path)
+    no_tools = tmp_path / "bin-without-postgres"
+    no_tools.mkdir()
+    with LocalSlack(
+        config, environ={"DATABASE_URL": url}, scheduler=False, tool_path=str(no_tools)
+    ) as local:
+        local.sender.slash_command("/rollback", "scenario database", user_id=ENGINEER)
+        card = settled_card(local, "awaits approval")
+        text = str(card.blocks)
+        button(card, "rollback_approve_anyway")  # the waiver is all that is offered
+    assert "database step is unavailable" in text, text
+    assert "pg_dump and pg_restore not installed here" in text, text
+    assert "'rollback_approve'" not in text  # no plain Approve: the database would stay ahead
 
 
 def test_a_drop_table_down_sql_counts_the_rows_it_would_lose(

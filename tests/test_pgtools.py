@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from actions.errors import DatabaseError
-from actions.pgtools import libpq_env, run_tool
+from actions.pgtools import find_tool, libpq_env, require_tool, run_tool, tool_search_path
 
 URL = "postgresql://app:pa%40ss-word@db.internal:6543/crm?sslmode=require&application_name=bot"
 
@@ -67,3 +67,33 @@ def test_run_tool_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError) as refused:
         run_tool([str(tmp_path / "no-such-pg_dump")], url=URL, path="/usr/bin:/bin", timeout_s=5)
     assert "could not be started" in refused.value.user_message
+
+
+def _tool(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    tool = folder / name
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    return tool
+
+
+def test_tool_search_path_puts_postgres_versions_after_path_newest_first(tmp_path: Path) -> None:
+    base = tmp_path / "postgresql"
+    old, new = _tool(base / "13" / "bin", "pg_dump"), _tool(base / "15" / "bin", "pg_dump")
+    _tool(base / "latest" / "bin", "pg_dump")  # not a version folder: never searched
+    path = tool_search_path("/nowhere:", bindirs=[base, tmp_path / "absent"])
+    assert path.split(":") == ["/nowhere", str(new.parent), str(old.parent)]
+    assert find_tool("pg_dump", path=path) == str(new)
+    # A pg_dump on PATH wins over the versioned ones.
+    first = _tool(tmp_path / "bin", "pg_dump")
+    assert find_tool("pg_dump", path=tool_search_path(str(first.parent), bindirs=[base])) == str(
+        first
+    )
+
+
+def test_require_tool_missing_is_a_clear_error_naming_it(tmp_path: Path) -> None:
+    assert find_tool("pg_dump", path=str(tmp_path)) is None
+    with pytest.raises(DatabaseError) as refused:
+        require_tool("pg_dump", path=str(tmp_path))
+    assert "pg_dump is not installed" in refused.value.user_message
+    assert "Nothing was changed" in refused.value.user_message

@@ -55,7 +55,11 @@ def with_database_step(deps: Deps, plan: RollbackPlan) -> RollbackPlan:
         name = config.database.url_env
         reason = f"{name} is not set" if name else "no database is configured (database.url_env)"
         return replace(plan, database=database_unavailable(table, reason))
-    missing = [tool for tool in ("pg_dump", "pg_restore") if find_tool(tool) is None]
+    missing = [
+        tool
+        for tool in ("pg_dump", "pg_restore")
+        if find_tool(tool, path=deps.settings.tool_path) is None
+    ]
     if missing:
         reason = f"{' and '.join(missing)} not installed here, so no backup can be taken"
         return replace(plan, database=database_unavailable(table, reason))
@@ -101,7 +105,7 @@ def check_database(run: RunContext) -> Mapping[str, Any]:
     """Before anything changes: the tools are here and the database is as planned."""
     database, url = _database(run), _url(run)
     for tool in ("pg_dump", "pg_restore"):
-        if find_tool(tool) is None:
+        if find_tool(tool, path=run.deps.settings.tool_path) is None:
             raise DatabaseError(f"{tool} is not installed here. Nothing was changed.")
     now = read_migration_hashes(url=url, plan=database, timeout_s=PLAN_TIMEOUT_S)
     if now not in (database.applied_before, database.remaining):

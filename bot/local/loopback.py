@@ -11,6 +11,7 @@ import contextlib
 import secrets
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 
@@ -34,8 +35,10 @@ class LocalSlack:
         *,
         clock: Callable[[], datetime] | None = None,
         scheduler: bool = True,
+        tool_path: str | None = None,
     ) -> None:
         self.config = config
+        self._tool_path = tool_path
         self._clock = clock
         self._with_scheduler = scheduler
         self.emulator = SlackEmulator()
@@ -52,6 +55,8 @@ class LocalSlack:
             api_url=self.emulator.api_url,
         )
         settings = settings_from(self.config, slack, self._environ)
+        if self._tool_path is not None:  # as on a machine without PostgreSQL's client tools
+            settings = replace(settings, tool_path=self._tool_path)
         self.store = SqliteStore(self.config.store.path, secrets=settings.secret_values())
         self.deps = (
             Deps(settings=settings, store=self.store, clock=self._clock)
