@@ -9,13 +9,10 @@ import argparse
 import getpass
 import logging
 import os
-import resource
-import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from actions.errors import ConfigError, InputError, RefNameError, RollbackBotError
@@ -23,10 +20,15 @@ from bot.config.approvers import second_approver_warning
 from bot.deps import Deps
 from bot.logs import configure_logging
 from bot.settings import Secret, load_settings, scrub_environment
+from bot.terminal.startup import (
+    create_app_or_explain,
+    raise_open_files_limit,
+    serve_socket_mode_or_explain,
+    stop_on_sigterm,
+)
 from store import SqliteStore, Surface, TimelineAction
 
 if TYPE_CHECKING:
-    from slack_bolt import App
     from slack_sdk import WebClient
 
 log = logging.getLogger("rollback_bot.cli")
@@ -82,7 +84,53 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="print the status report (no Slack needed)")
     status.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     status.set_defaults(run=_status)
+
+    log_command = commands.add_parser("log", help="print ROLLBACK_LOG.md, or --write it")
+    log_command.add_argument("count", nargs="?", type=_entries, help="the newest N entries")
+    log_command.add_argument("--write", action="store_true", help="write postmortem.log_path")
+    log_command.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    log_command.set_defaults(run=_log)
+
+    postmortem = commands.add_parser("postmortem", help="print an incident's post-mortem")
+    postmortem.add_argument("incident", type=_incident, help="the incident number, e.g. 12")
+    postmortem.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    postmortem.set_defaults(run=_postmortem)
     return parser
+
+
+def _entries(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 500:
+        raise argparse.ArgumentTypeError("N must be a whole number from 1 to 500")
+    return int(text)
+
+
+def _incident(text: str) -> int:
+    number = text.removeprefix("#")
+    if not number.isdigit() or not 1 <= int(number) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an incident number (e.g. 12)")
+    return int(number)
+
+
+def _log(args: argparse.Namespace) -> int:
+    from bot.terminal.records import print_log
+
+    deps = _offline_deps(args.config)
+    try:
+        print(print_log(deps, count=args.count, write=args.write, actor=_os_actor()), end="")
+    finally:
+        deps.close()
+    return 0
+
+
+def _postmortem(args: argparse.Namespace) -> int:
+    from bot.terminal.records import print_postmortem
+
+    deps = _offline_deps(args.config)
+    try:
+        print(print_postmortem(deps, incident_id=args.incident), end="")
+    finally:
+        deps.close()
+    return 0
 
 
 def _add_checkpoint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -138,22 +186,22 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning("four eyes: %s", warning)
     store = SqliteStore(settings.config.store.path, secrets=settings.secret_values())
     deps = Deps(settings=settings, store=store)
-    app = _create_app_or_explain(create_app, deps)
+    app = create_app_or_explain(create_app, deps)
     scheduler = start_scheduler(deps, app)
     if settings.slack.app_token is not None:
         log.info("starting in Socket Mode")
         stop = threading.Event()
-        _stop_on_sigterm(stop.set, exit_now=False)
+        stop_on_sigterm(stop.set, exit_now=False)
         try:
-            _serve_socket_mode_or_explain(serve_socket_mode, app, settings.slack.app_token, stop)
+            serve_socket_mode_or_explain(serve_socket_mode, app, settings.slack.app_token, stop)
         finally:
             scheduler.stop()
             deps.close()
         return 0
     front_door = SlackFrontDoor(app, signing_secret=settings.slack.signing_secret, store=store)
-    _raise_open_files_limit(OPEN_FILES_WANTED)
+    raise_open_files_limit(OPEN_FILES_WANTED)
     server = create_http_server(front_door, host=args.host, port=args.port)
-    _stop_on_sigterm(server.close)
+    stop_on_sigterm(server.close)
     log.info("listening on http://%s:%s/slack/events", args.host, server.effective_port)  # type: ignore[union-attr]
     try:
         server.run()
@@ -161,71 +209,6 @@ def _serve(args: argparse.Namespace) -> int:
         scheduler.stop()
         deps.close()
     return 0
-
-
-def _raise_open_files_limit(wanted: int) -> None:
-    """Lift the soft open-files limit to ``wanted``, never past the hard limit.
-
-    Many hosts start services with a soft limit of 1024 under a far higher hard one; without
-    this, the HTTP server's connection limit shrinks to fit, and with it what a slowloris
-    client needs to lock Slack out.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft == resource.RLIM_INFINITY or soft >= target:
-        return
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (OSError, ValueError) as error:
-        log.warning("could not raise the open-files limit from %d to %d: %s", soft, target, error)
-
-
-def _create_app_or_explain(factory: Callable[[Deps], App], deps: Deps) -> App:
-    from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError, SlackClientError
-
-    try:
-        return factory(deps)
-    except (BoltError, SlackApiError) as error:
-        raise ConfigError(
-            f"Slack refused SLACK_BOT_TOKEN ({_slack_error_code(error)}); check the token"
-        ) from None
-    except SlackClientError as error:
-        raise ConfigError(f"cannot reach the Slack Web API: {type(error).__name__}") from None
-
-
-def _serve_socket_mode_or_explain(
-    serve: Callable[..., None], app: App, app_token: Secret, stop: threading.Event
-) -> None:
-    from slack_sdk.errors import SlackApiError, SlackClientError
-
-    try:
-        serve(app, app_token, stop=stop)
-    except SlackApiError as error:
-        raise ConfigError(
-            f"Slack refused SLACK_APP_TOKEN for Socket Mode ({_slack_error_code(error)}); "
-            "check that it is an app-level token with connections:write"
-        ) from None
-    except SlackClientError as error:
-        raise ConfigError(f"cannot open a Socket Mode connection: {type(error).__name__}") from None
-
-
-def _slack_error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if response is not None:
-        return str(response.get("error", "refused"))
-    text = str(error)
-    return "invalid_auth" if "invalid_auth" in text else "refused"
-
-
-def _stop_on_sigterm(close: Callable[[], object], *, exit_now: bool = True) -> None:
-    def stop(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping on signal %s", signum)
-        close()
-        if exit_now:
-            raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
 
 
 def _offline_deps(config_path: Path) -> Deps:

@@ -7,19 +7,27 @@ git, the store or Slack, so every rule is testable as a table.
 
 from __future__ import annotations
 
-import difflib
 import re
-import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from actions.errors import InputError
 from actions.plain_text import has_hidden_characters
 from actions.refs import ref_name_problem
+from bot.words import (
+    SEVERITY_WORDS,
+    did_you_mean,
+    incident_id,
+    is_incident_id,
+    looks_like_a_number,
+    normalise_severity,
+    shown,
+    split_first,
+    unescape_command,
+)
 
 SCENARIOS = ("minor", "critical", "email", "performance", "database", "security")
-SEVERITY_WORDS = ("low", "medium", "high", "critical")
 
 ROLLBACK_USAGE: dict[str, str] = {
     "help": "/rollback help",
@@ -33,6 +41,8 @@ ROLLBACK_USAGE: dict[str, str] = {
     "drill": "/rollback drill <scenario>",
     "remove": "/rollback remove <path>...",
     "retry": "/rollback retry <incident>",
+    "close": "/rollback close <incident> [note]",
+    "postmortem": "/rollback postmortem <incident>",
     "cherry-pick": "/rollback cherry-pick <incident> <commit>...",
 }
 CHECKPOINT_USAGE = (
@@ -45,10 +55,7 @@ MAX_TEXT = 2000
 LOG_DEFAULT, LOG_MAX = 5, 50
 _LABEL_RE = re.compile(r"^T\+([1-9][0-9]{0,2})h$", re.IGNORECASE)
 _HOURS_RE = re.compile(r"^([1-9][0-9]{0,2})h$", re.IGNORECASE)
-_INCIDENT_RE = re.compile(r"^(?:#|inc-)?([1-9][0-9]{0,8})$", re.IGNORECASE)
 _COMMIT_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
-# Unicode digits on purpose: a number typed in another script is still a number.
-_NUMBER_RE = re.compile(r"[+\-\u2212]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+\-]?\d+)?")
 # Free text (a trigger, a blocker, a reason) may hold tabs and line breaks pasted from a log.
 _FREE_TEXT_ALLOWED = frozenset("\t\n")
 
@@ -109,6 +116,17 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Close:
+    incident: int
+    note: str
+
+
+@dataclass(frozen=True)
+class PostmortemFile:
+    incident: int
+
+
+@dataclass(frozen=True)
 class CherryPick:
     incident: int
     commits: tuple[str, ...]
@@ -137,7 +155,7 @@ class SeveritySet:
 
 RollbackRequest = (
     Help | Status | Validate | Scenario | Blocker | RollbackTo | Log | Drill | Remove | Retry
-) | CherryPick
+) | (CherryPick | Close | PostmortemFile)
 CheckpointRequest = CheckpointCreate | CheckpointList
 Request = RollbackRequest | CheckpointRequest | SeveritySet
 _Parser = Callable[[str], RollbackRequest]
@@ -148,7 +166,7 @@ _Parser = Callable[[str], RollbackRequest]
 
 def parse(command: str, text: str) -> Request:
     """Parse one slash command; raise InputError with the valid forms when it does not fit."""
-    cleaned = _unescape(text).strip()
+    cleaned = unescape_command(text).strip()
     if len(cleaned) > MAX_TEXT:
         raise InputError(f"That is {len(cleaned)} characters; the limit is {MAX_TEXT}.")
     if has_hidden_characters(cleaned, allowed=_FREE_TEXT_ALLOWED):
@@ -166,14 +184,14 @@ def parse(command: str, text: str) -> Request:
 
 
 def _parse_rollback(text: str) -> RollbackRequest:
-    verb, rest = _split_first(text)
+    verb, rest = split_first(text)
     verb = verb.lower()
     if verb in ("", "help"):
         return Help()
     if verb not in ROLLBACK_USAGE:
-        guess = _did_you_mean(verb, ROLLBACK_USAGE, "/rollback ")
+        guess = did_you_mean(verb, ROLLBACK_USAGE, "/rollback ")
         raise InputError(
-            f"`{_shown(verb)}` is not a /rollback subcommand.{guess}",
+            f"`{shown(verb)}` is not a /rollback subcommand.{guess}",
             valid_forms=tuple(ROLLBACK_USAGE.values()),
         )
     try:
@@ -192,20 +210,20 @@ def _no_arguments(request: RollbackRequest, verb: str) -> _Parser:
 
 
 def _parse_scenario(rest: str) -> Scenario:
-    name, rest = _split_first(rest)
+    name, rest = split_first(rest)
     name = name.lower()
     if name not in SCENARIOS:
-        what = f"`{_shown(name)}` is not a scenario." if name else "Which scenario?"
-        guess = _did_you_mean(name, SCENARIOS, "/rollback scenario ")
+        what = f"`{shown(name)}` is not a scenario." if name else "Which scenario?"
+        guess = did_you_mean(name, SCENARIOS, "/rollback scenario ")
         raise InputError(f"{what}{guess} Scenarios: {', '.join(SCENARIOS)}.")
-    maybe_severity, after = _split_first(rest)
+    maybe_severity, after = split_first(rest)
     severity = normalise_severity(maybe_severity)
     if severity is None:
         # "critical 9", "critical -1" or "critical 5.0" is a mistyped severity, not a trigger:
         # a silent default would open the incident at another severity than meant.
         if looks_like_a_number(maybe_severity):
             raise InputError(
-                f"`{_shown(maybe_severity)}` is not a severity: use 1-5 or low, medium, high, "
+                f"`{shown(maybe_severity)}` is not a severity: use 1-5 or low, medium, high, "
                 "critical. A trigger that starts with a number goes after the severity, as in "
                 "`scenario critical 5 500 errors`."
             )
@@ -220,12 +238,12 @@ def _parse_blocker(rest: str) -> Blocker:
 
 
 def _parse_to(rest: str) -> RollbackTo:
-    target, extra = _split_first(rest)
+    target, extra = split_first(rest)
     if not target or extra:
         raise InputError("Give exactly one target: a checkpoint tag or a commit id.")
     problem = ref_name_problem(target)
     if problem is not None:
-        raise InputError(f"`{_shown(target)}` is not a valid tag or commit: {problem}.")
+        raise InputError(f"`{shown(target)}` is not a valid tag or commit: {problem}.")
     return RollbackTo(target=target)
 
 
@@ -250,23 +268,35 @@ def _parse_remove(rest: str) -> Remove:
         raise InputError("Name at least one path to remove.")
     for path in paths:
         if path.startswith(("-", "/")) or ".." in path.split("/") or "\x00" in path:
-            raise InputError(f"`{_shown(path)}` must be a path inside the repository.")
+            raise InputError(f"`{shown(path)}` must be a path inside the repository.")
     return Remove(paths=paths)
 
 
 def _parse_retry(rest: str) -> Retry:
-    return Retry(incident=_incident_id(rest))
+    return Retry(incident=incident_id(rest))
+
+
+def _parse_close(rest: str) -> Close:
+    incident, note = split_first(rest)
+    return Close(incident=incident_id(incident), note=note)
+
+
+def _parse_postmortem(rest: str) -> PostmortemFile:
+    incident, extra = split_first(rest)
+    if extra:
+        raise InputError("Name one incident, for example `/rollback postmortem 12`.")
+    return PostmortemFile(incident=incident_id(incident))
 
 
 def _parse_cherry_pick(rest: str) -> CherryPick:
-    incident, rest = _split_first(rest)
+    incident, rest = split_first(rest)
     commits = tuple(rest.split())
     if not commits:
         raise InputError("Name the incident and at least one commit id.")
     bad = [commit for commit in commits if not _COMMIT_RE.match(commit)]
     if bad:
-        raise InputError(f"`{_shown(bad[0])}` is not a commit id (7 to 40 hex digits).")
-    return CherryPick(incident=_incident_id(incident), commits=commits)
+        raise InputError(f"`{shown(bad[0])}` is not a commit id (7 to 40 hex digits).")
+    return CherryPick(incident=incident_id(incident), commits=commits)
 
 
 _ROLLBACK_PARSERS: dict[str, _Parser] = {
@@ -280,12 +310,14 @@ _ROLLBACK_PARSERS: dict[str, _Parser] = {
     "drill": _parse_drill,
     "remove": _parse_remove,
     "retry": _parse_retry,
+    "close": _parse_close,
+    "postmortem": _parse_postmortem,
     "cherry-pick": _parse_cherry_pick,
 }
 
 
 def _parse_checkpoint(text: str) -> CheckpointRequest:
-    first, rest = _split_first(text)
+    first, rest = split_first(text)
     lowered = first.lower()
     try:
         if lowered == "list":
@@ -303,79 +335,29 @@ def _parse_checkpoint(text: str) -> CheckpointRequest:
             # "12h" is the label T+12h: a word shaped like hours is never silently a message.
             return CheckpointCreate(hours=int(match.group(1)), kind="checkpoint", message=rest)
         if first.upper().startswith("T+"):
-            raise InputError(f"`{_shown(first)}` is not a label: use T+<hours>h, e.g. T+4h.")
+            raise InputError(f"`{shown(first)}` is not a label: use T+<hours>h, e.g. T+4h.")
         return CheckpointCreate(hours=None, kind="checkpoint", message=text)
     except InputError as error:
         raise InputError(error.user_message, valid_forms=CHECKPOINT_USAGE) from None
 
 
 def _parse_severity(text: str) -> SeveritySet:
-    level, rest = _split_first(text)
+    level, rest = split_first(text)
     severity = normalise_severity(level)
     if severity is None:
-        what = f"`{_shown(level)}` is not a severity." if level else "Which severity?"
-        guess = _did_you_mean(level.lower(), SEVERITY_WORDS, "/severity ")
+        what = f"`{shown(level)}` is not a severity." if level else "Which severity?"
+        guess = did_you_mean(level.lower(), SEVERITY_WORDS, "/severity ")
         raise InputError(
             f"{what}{guess} Use 1-5 or low, medium, high, critical.", valid_forms=SEVERITY_USAGE
         )
-    maybe_incident, after = _split_first(rest)
-    if _INCIDENT_RE.match(maybe_incident):
-        return SeveritySet(severity=severity, incident=_incident_id(maybe_incident), reason=after)
+    maybe_incident, after = split_first(rest)
+    if is_incident_id(maybe_incident):
+        return SeveritySet(severity=severity, incident=incident_id(maybe_incident), reason=after)
     if maybe_incident.startswith("#") or looks_like_a_number(maybe_incident):
         # "4 0", "4 #x" or a 20-digit number meant an incident: re-rating the newest one
         # instead would change an incident nobody named.
         raise InputError(
-            f"`{_shown(maybe_incident)}` is not an incident number (for example 12 or #12).",
+            f"`{shown(maybe_incident)}` is not an incident number (for example 12 or #12).",
             valid_forms=SEVERITY_USAGE,
         )
     return SeveritySet(severity=severity, incident=None, reason=rest)
-
-
-# -- helpers --------------------------------------------------------------------------------------
-
-
-def normalise_severity(word: str) -> str | None:
-    """'4' -> '4', 'HIGH' -> 'high', a full-width digit five -> '5'; anything else -> None."""
-    lowered = unicodedata.normalize("NFKC", word).strip().lower()
-    if lowered in SEVERITY_WORDS:
-        return lowered
-    if len(lowered) == 1 and unicodedata.decimal(lowered, 0) in (1, 2, 3, 4, 5):
-        return str(unicodedata.decimal(lowered))
-    return None
-
-
-def looks_like_a_number(word: str) -> bool:
-    """'9', '-1', '1e3', '5.0', '+3', '٣' (in any script's digits): a number, meant or not."""
-    return _NUMBER_RE.fullmatch(unicodedata.normalize("NFKC", word)) is not None
-
-
-def _did_you_mean(word: str, known: Iterable[str], prefix: str) -> str:
-    """' Did you mean `/rollback status`?' for a near miss such as 'stauts'; '' otherwise."""
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f" Did you mean `{prefix}{close[0]}`?" if word and close else ""
-
-
-def _incident_id(word: str) -> int:
-    match = _INCIDENT_RE.match(word)
-    if not match:
-        what = f"`{_shown(word)}` is not an incident number" if word else "Which incident?"
-        raise InputError(f"{what} (for example 12 or #12).")
-    return int(match.group(1))
-
-
-def _split_first(text: str) -> tuple[str, str]:
-    parts = text.split(maxsplit=1)
-    if not parts:
-        return "", ""
-    return parts[0], parts[1].strip() if len(parts) > 1 else ""
-
-
-def _unescape(text: str) -> str:
-    # Slack escapes exactly these three in command text; &amp; must come last.
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _shown(value: str) -> str:
-    """A user's word, safe to echo inside backticks (bounded, no backticks or mentions)."""
-    cleaned = value.replace("`", "'").replace("<", "\u2039").replace(">", "\u203a")
-    return cleaned if len(cleaned) <= 60 else cleaned[:57] + "..."

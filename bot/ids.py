@@ -38,6 +38,11 @@ class ActionId(StrEnum):
     PAGE_ACKNOWLEDGE = "page_acknowledge"
     FIX_RESOLVED = "fix_resolved"
     FIX_EXTEND = "fix_extend"
+    POSTMORTEM_FILL = "postmortem_fill"
+    POSTMORTEM_NOTIFY = "postmortem_notify"
+    POSTMORTEM_CLOSE = "postmortem_close"
+    RETRY_TICK = "retry_tick"
+    RETRY_APPROVE = "retry_approve"
 
 
 class BlockId(StrEnum):
@@ -62,15 +67,23 @@ class BlockId(StrEnum):
     PAGE_ACTIONS = "page_actions"
     FIX_ACTIONS = "fix_actions"
     FIX_NOTE = "fix_note"
+    POSTMORTEM_ENTRY = "postmortem_entry"
+    POSTMORTEM_FIELDS = "postmortem_fields"
+    POSTMORTEM_ACTIONS = "postmortem_actions"
+    RETRY_ITEMS = "retry_items"
+    RETRY_ACTIONS = "retry_actions"
 
 
 class ViewId(StrEnum):
     """Modal callback ids: the submission names the modal it came from."""
 
     FIXED_FORWARD = "fixed_forward"
+    POSTMORTEM = "postmortem"
 
 
 class InputId(StrEnum):
     """Action ids of the inputs inside modals."""
 
     FIX_NOTE = "fix_note_text"
+    # Every post-mortem field's input; its block id is the field's own (postmortem_<key>).
+    POSTMORTEM_FIELD = "postmortem_field_text"

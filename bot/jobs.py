@@ -22,6 +22,8 @@ from bot.flows.validation import run_validation
 from bot.flows.windows import WINDOW_KIND
 from bot.scheduler import Job
 from bot.slack.incidents import follow_up, proposal_now, send_page, show_incident
+from bot.slack.postmortem import REMINDER_KIND as POSTMORTEM_REMINDER_KIND
+from bot.slack.postmortem import run_reminder
 from bot.views.blocks import plain_to_mrkdwn
 from bot.views.checkpoint import build_checkpoint_due_view
 from bot.views.validation import build_verdict_change_view
@@ -50,11 +52,15 @@ def build_jobs(client: WebClient) -> dict[str, Job]:
     def fix_window_end(deps: Deps, timer: Timer) -> None:
         run_fix_window_end(deps, client, timer)
 
+    def postmortem_reminder(deps: Deps, timer: Timer) -> None:
+        run_reminder(deps, client, timer)
+
     return {
         VALIDATION_KIND: continuous_validation,
         REMINDER_KIND: checkpoint_reminder,
         PAGE_KIND: page,
         WINDOW_KIND: fix_window_end,
+        POSTMORTEM_REMINDER_KIND: postmortem_reminder,
     }
 
 

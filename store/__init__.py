@@ -6,12 +6,13 @@ replicas can stand beside :class:`SqliteStore` without touching the flows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from store.models import (
     CheckpointRecord,
+    Freeze,
     Incident,
     IncidentState,
     JournalEntry,
@@ -19,6 +20,8 @@ from store.models import (
     Notice,
     Plan,
     PlanState,
+    Postmortem,
+    RetryRequest,
     Surface,
     TimelineAction,
     TimelineEvent,
@@ -28,6 +31,7 @@ from store.sqlite import SqliteStore
 
 __all__ = [
     "CheckpointRecord",
+    "Freeze",
     "Incident",
     "IncidentState",
     "JournalEntry",
@@ -35,6 +39,8 @@ __all__ = [
     "Notice",
     "Plan",
     "PlanState",
+    "Postmortem",
+    "RetryRequest",
     "SqliteStore",
     "Store",
     "Surface",
@@ -107,7 +113,12 @@ class Store(Protocol):
         resolution: str,
         resolved_by: str,
         lesson: str,
+        state: IncidentState = IncidentState.RESOLVED,
     ) -> bool: ...
+
+    def recent_incidents(
+        self, *, states: Iterable[IncidentState], limit: int
+    ) -> list[Incident]: ...
 
     def set_incident_message(self, incident_id: int, *, channel: str, ts: str) -> None: ...
 
@@ -232,3 +243,42 @@ class Store(Protocol):
     ) -> JournalEntry: ...
 
     def journal(self, plan_id: int) -> list[JournalEntry]: ...
+
+    def open_postmortem(
+        self,
+        incident_id: int,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        impact: Sequence[str] = (),
+    ) -> bool: ...
+
+    def set_postmortem_summary(
+        self, incident_id: int, *, thread_ts: str, summary_ts: str
+    ) -> None: ...
+
+    def get_postmortem(self, incident_id: int) -> Postmortem | None: ...
+
+    def postmortem_of_thread(self, channel: str, thread_ts: str) -> Postmortem | None: ...
+
+    def save_postmortem_fields(
+        self, incident_id: int, *, fields: Mapping[str, str], by: str
+    ) -> dict[str, tuple[str, str]]: ...
+
+    def mark_stakeholders_notified(self, incident_id: int, *, undo: bool = False) -> bool: ...
+
+    def freeze_phase(self, *, phase: str, incident_id: int, by: str) -> bool: ...
+
+    def active_freezes(self, phase: str) -> list[Freeze]: ...
+
+    def freeze_of(self, incident_id: int) -> Freeze | None: ...
+
+    def request_retry(self, incident_id: int, *, by: str) -> RetryRequest: ...
+
+    def get_retry(self, retry_id: int) -> RetryRequest | None: ...
+
+    def set_retry_message(self, retry_id: int, *, channel: str, ts: str) -> None: ...
+
+    def tick_retry(self, retry_id: int, ticked: Iterable[str]) -> bool: ...
+
+    def approve_retry(self, retry_id: int, *, by: str, ticked: Iterable[str]) -> bool: ...

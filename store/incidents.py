@@ -74,6 +74,18 @@ class IncidentStore(StorePart):
             )
             return [_incident(row) for row in dicts(rows)]
 
+    def recent_incidents(self, *, states: Iterable[IncidentState], limit: int) -> list[Incident]:
+        """The newest ``limit`` incidents in these states, newest first."""
+        wanted = [state.value for state in states]
+        marks = ", ".join("?" for _ in wanted)
+        with self._guard("list recent incidents"):
+            rows = self._db().execute(
+                f"SELECT * FROM incidents WHERE state IN ({marks}) "  # noqa: S608
+                "ORDER BY id DESC LIMIT ?",
+                [*wanted, limit],
+            )
+            return [_incident(row) for row in dicts(rows)]
+
     def transition_incident(
         self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
     ) -> bool:
@@ -128,8 +140,11 @@ class IncidentStore(StorePart):
         resolution: str,
         resolved_by: str,
         lesson: str,
+        state: IncidentState = IncidentState.RESOLVED,
     ) -> bool:
-        """Close an incident with how it ended, who closed it and its lesson; once only."""
+        """End an incident with how it ended, who ended it and its lesson; once only.
+
+        RESOLVED (fixed forward) or CLOSED (rolled back, its post-mortem done)."""
         allowed = [state.value for state in expected]
         marks = ", ".join("?" for _ in allowed)
         with self._guard("resolve an incident"):
@@ -137,7 +152,7 @@ class IncidentStore(StorePart):
                 "UPDATE incidents SET state = ?, resolution = ?, resolved_by = ?, "  # noqa: S608
                 f"lesson = ?, updated_at = ? WHERE id = ? AND state IN ({marks})",
                 [
-                    IncidentState.RESOLVED.value,
+                    IncidentState(state).value,
                     resolution,
                     resolved_by,
                     redact(lesson, secrets=self._secrets),

@@ -228,6 +228,67 @@ def m007_ratings_and_notices(db: Database) -> None:
     db.execute("UPDATE incidents SET rated_by = requester WHERE severity IS NOT NULL")
 
 
+@migrations()
+def m008_postmortems_freezes_retries(db: Database) -> None:
+    # One post-mortem per incident: its thread (the card's ts), the summary reply edited as
+    # the fields are filled, the fields as JSON (their full text; views cut it), and the
+    # checks that were failing before the rollback (its impact, as the log reports it).
+    db.table("postmortems").create(
+        {
+            "incident_id": int,
+            "channel": str,
+            "thread_ts": str,
+            "summary_ts": str,
+            "fields": str,
+            "impact": str,
+            "opened_at": str,
+            "updated_at": str,
+            "updated_by": str,
+            "notified_at": str,
+        },
+        pk="incident_id",
+        not_null={"channel", "fields", "impact", "opened_at", "updated_at"},
+        defaults={"fields": "{}", "impact": "[]"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("postmortems").create_index(["channel", "thread_ts"])
+    # A rollback freezes the phase once per incident; lifting is a compare-and-set on
+    # lifted_at, so two approvals cannot both lift it.
+    db.table("freezes").create(
+        {
+            "id": int,
+            "phase": str,
+            "incident_id": int,
+            "frozen_at": str,
+            "frozen_by": str,
+            "lifted_at": str,
+            "lifted_by": str,
+        },
+        pk="id",
+        not_null={"phase", "incident_id", "frozen_at", "frozen_by"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("freezes").create_index(["incident_id"], unique=True)
+    db.table("retries").create(
+        {
+            "id": int,
+            "incident_id": int,
+            "requested_by": str,
+            "requested_at": str,
+            "channel": str,
+            "message_ts": str,
+            "ticked": str,
+            "approved_by": str,
+            "approved_at": str,
+        },
+        pk="id",
+        not_null={"incident_id", "requested_by", "requested_at", "ticked"},
+        defaults={"ticked": "[]"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("retries").create_index(["incident_id"])
+
+
 def _make_append_only(db: Database, table: str) -> None:
     """Triggers with which the database itself refuses to edit or delete ``table``'s rows.
 

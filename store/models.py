@@ -55,6 +55,24 @@ class TimelineAction(StrEnum):
     FIX_WINDOW_EXTENDED = "fix_window_extended"
     FIX_WINDOW_ENDED = "fix_window_ended"
     FIXED_FORWARD = "fixed_forward"
+    # The third wave: the post-mortem thread, the log, the freeze and the retry.
+    POSTMORTEM_OPENED = "postmortem_opened"
+    POSTMORTEM_UPDATED = "postmortem_updated"
+    POSTMORTEM_REFUSED = "postmortem_refused"
+    THREAD_REPLY = "thread_reply"
+    THREAD_REPLY_EDITED = "thread_reply_edited"
+    THREAD_REPLY_DELETED = "thread_reply_deleted"
+    MESSAGE_PINNED = "message_pinned"
+    REMINDER_SENT = "reminder_sent"
+    STAKEHOLDERS_NOTIFIED = "stakeholders_notified"
+    ROLLBACK_LOG_WRITTEN = "rollback_log_written"
+    PHASE_FROZEN = "phase_frozen"
+    FREEZE_REFUSED = "freeze_refused"
+    RETRY_REQUESTED = "retry_requested"
+    RETRY_TICKED = "retry_ticked"
+    RETRY_APPROVED = "retry_approved"
+    RETRY_REFUSED = "retry_refused"
+    INCIDENT_CLOSED = "incident_closed"
 
 
 class Surface(StrEnum):
@@ -81,10 +99,12 @@ class IncidentState(StrEnum):
     STOPPED = "stopped"
     # The orchestrator aborted a stopped rollback; the incident stays open for a new decision.
     ABORTED = "aborted"
+    # Rolled back, its post-mortem filled in, and closed by an orchestrator.
+    CLOSED = "closed"
 
     @property
     def is_open(self) -> bool:
-        return self not in (IncidentState.REJECTED, IncidentState.RESOLVED)
+        return self not in (IncidentState.REJECTED, IncidentState.RESOLVED, IncidentState.CLOSED)
 
 
 class PlanState(StrEnum):
@@ -240,3 +260,47 @@ class CheckpointRecord:
     @property
     def forced(self) -> bool:
         return self.forced_by is not None
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    """An incident's post-mortem: its thread under the card, the summary reply, the fields."""
+
+    incident_id: int
+    channel: str
+    thread_ts: str | None  # the incident card's ts; None until the thread could be opened
+    summary_ts: str | None  # the first reply, edited in place as fields are filled
+    fields: dict[str, str]
+    impact: tuple[str, ...]  # the checks failing before the rollback
+    opened_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    notified_at: datetime | None  # when the stakeholders were told
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A rollback froze the phase; only an approved retry of that incident lifts it."""
+
+    id: int
+    phase: str
+    incident_id: int
+    frozen_at: datetime
+    frozen_by: str
+    lifted_at: datetime | None
+    lifted_by: str | None
+
+
+@dataclass(frozen=True)
+class RetryRequest:
+    """The "Before Retry" checklist of one incident, its ticks and its approval."""
+
+    id: int
+    incident_id: int
+    requested_by: str
+    requested_at: datetime
+    channel: str | None
+    message_ts: str | None
+    ticked: tuple[str, ...]
+    approved_by: str | None
+    approved_at: datetime | None

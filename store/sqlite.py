@@ -33,6 +33,7 @@ from store.locks import LockStore
 from store.migrations import migrations
 from store.models import Surface, TimelineAction, TimelineEvent
 from store.plans import PlanStore
+from store.postmortems import PostmortemStore
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 from store.timers import TimerStore
@@ -46,7 +47,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(IncidentStore, TimerStore, LockStore, PlanStore, JournalStore, CheckpointStore):
+class SqliteStore(
+    IncidentStore,
+    TimerStore,
+    LockStore,
+    PlanStore,
+    JournalStore,
+    CheckpointStore,
+    PostmortemStore,
+):
     """The embedded store. Safe to share between threads."""
 
     def __init__(

@@ -75,11 +75,15 @@ METHOD_SCOPES = {
     "users_info": "users:read",
     "views_publish": None,
     "views_open": None,
+    "conversations_replies": "channels:history",
+    "files_upload_v2": "files:write",
 }
 # Scopes no single method call needs, each with why the bot asks for it.
 STANDING_SCOPES = {
     "commands": "the slash commands",
     "chat:write.public": "post in slack.channel before anyone invites the bot",
+    "groups:history": "message.groups: replies in a private incident channel's threads",
+    "reactions:read": "reaction_added: a 📌 adds a message to the incident's timeline",
 }
 _CALL_RE = re.compile(r"\b(?:client|self\._client)\.([a-z]+(?:_[A-Za-z0-9]+)+)\(")
 

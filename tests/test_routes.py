@@ -27,6 +27,8 @@ EXAMPLES: dict[type, tuple[str, str]] = {
     grammar.Remove: ("/rollback", "remove server/email.ts"),
     grammar.Retry: ("/rollback", "retry 4"),
     grammar.CherryPick: ("/rollback", "cherry-pick 4 abcdef1"),
+    grammar.Close: ("/rollback", "close 4 fixed in the retry"),
+    grammar.PostmortemFile: ("/rollback", "postmortem 4"),
     grammar.CheckpointCreate: ("/checkpoint", "T+4h customers"),
     grammar.CheckpointList: ("/checkpoint", "list"),
     grammar.SeveritySet: ("/severity", "4 #2 getting worse"),

@@ -32,12 +32,14 @@ from bot.config.model import (
     EndpointCheck,
     FlowCheck,
     GitConfig,
+    PostmortemConfig,
     ProjectConfig,
     ServiceConfig,
     SlackConfig,
     StoreConfig,
 )
 from bot.config.policy import parse_policy
+from bot.config.postmortem import parse_postmortem
 from bot.config.principals import principals
 from bot.config.section import Section, seconds
 
@@ -49,6 +51,7 @@ __all__ = [
     "EndpointCheck",
     "FlowCheck",
     "GitConfig",
+    "PostmortemConfig",
     "ProjectConfig",
     "ServiceConfig",
     "SlackConfig",
@@ -94,6 +97,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
         store=store,
         policy=parse_policy(top),
         escalation=parse_escalation(top),
+        postmortem=parse_postmortem(top),
     )
     top.finish()
     return config

@@ -135,6 +135,16 @@ class EscalationConfig:
 
 
 @dataclass(frozen=True)
+class PostmortemConfig:
+    """After a rollback: the log file (inside git.path), its commit, the notice, reminders."""
+
+    log_path: str = "ROLLBACK_LOG.md"
+    commit_log: bool = False
+    stakeholder_channel: str | None = None
+    remind_after_h: tuple[float, ...] = (1.0, 24.0)
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     path: Path
 
@@ -152,3 +162,4 @@ class Config:
     store: StoreConfig
     policy: Policy = DEFAULT_POLICY
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
+    postmortem: PostmortemConfig = field(default_factory=PostmortemConfig)

@@ -94,6 +94,14 @@ class Section:
             raise ConfigError(f"{self.key(key)}: expected {what}")
         return tuple(value)
 
+    def number_list(self, key: str, what: str) -> tuple[float, ...]:
+        value = self._get(key, list, what, required=False)
+        if value is None:
+            return ()
+        if not all(isinstance(i, int | float) and not isinstance(i, bool) for i in value):
+            raise ConfigError(f"{self.key(key)}: expected {what}")
+        return tuple(float(item) for item in value)
+
     def has(self, key: str) -> bool:
         return key in self._data
 

@@ -109,6 +109,8 @@ def resolve_fixed_forward(
     ):
         raise InputError(f"Incident #{incident_id} changed meanwhile; nothing was done.")
     cancel_window(deps, incident_id)
+    # Fixed forward still gets its post-mortem thread: the lesson and what to do differently.
+    deps.store.open_postmortem(incident_id, channel=incident.channel, thread_ts=incident.message_ts)
     retired = [plan.id for plan in deps.store.withdraw_plans(incident_id)]
     stop_paging(deps, incident_id, actor=actor, why="resolved: fixed forward")
     deps.store.append_event(

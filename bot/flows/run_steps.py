@@ -37,6 +37,7 @@ from bot.flows.database import (
     roll_database_back,
 )
 from bot.flows.plans import CHERRY_PICK, ROLLBACK
+from bot.flows.postmortem import after_rollback
 from bot.flows.validation import run_validation
 from store import IncidentState, Plan, PlanState, Surface, TimelineAction
 
@@ -218,6 +219,7 @@ def _record(run: RunContext) -> Mapping[str, Any]:
         backup_branch=plan.backup_branch,
         healthy=healthy if isinstance(healthy, bool) else None,
     )
+    after_rollback(run.deps, run.plan.incident_id, actor=run.actor, surface=run.surface)
     store.finish_plan(run.plan.id, attempt=run.attempt, state=PlanState.DONE, result=run.facts)
     store.append_event(
         actor=run.actor,

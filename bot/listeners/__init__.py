@@ -17,6 +17,7 @@ from bot.listeners import (
     fix_window,
     home,
     join,
+    postmortem,
     rollback,
     security,
 )
@@ -33,6 +34,7 @@ def register(app: App) -> None:
         fix_window,
         security,
         join,
+        postmortem,
     )
     for module in modules:
         module.register(app)

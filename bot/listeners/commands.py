@@ -32,6 +32,8 @@ from bot.flows.blocker import report_blocker
 from bot.flows.checkpoint import checkpoint_list, checkpoint_now
 from bot.flows.cherry_pick import request_cherry_pick
 from bot.flows.join import JoinOrNew
+from bot.flows.postmortem import close_requested, log_entries
+from bot.flows.postmortem_doc import postmortem_file
 from bot.flows.rollback import request_scenario, request_target
 from bot.flows.severity import Rerated, rerate
 from bot.flows.status import collect_status
@@ -41,12 +43,18 @@ from bot.slack.cards import deliver_card
 from bot.slack.incidents import show_rerated
 from bot.slack.messages import LiveMessage
 from bot.slack.orchestrators import is_orchestrator
+from bot.slack.postmortem import show_closed, upload_postmortem
 from bot.slack.replies import Reply
 from bot.views.blocks import Message
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
 from bot.views.errors import build_not_available_view
 from bot.views.help import build_help_view
 from bot.views.join import build_join_or_new_view
+from bot.views.postmortem import (
+    build_closed_view,
+    build_rollback_log_view,
+    build_uploaded_view,
+)
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view
 from store import Surface
@@ -62,6 +70,7 @@ class Reach(Enum):
 
 Flow = Callable[[Deps, Any, Asker], Any]
 View = Callable[[Deps, Asker, Any], Message]
+Shown = Callable[[Deps, WebClient, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,9 @@ class Route:
     reach: Reach = Reach.ASKER
     notice: str = ""  # said privately before a slow flow starts
     working: View | None = None  # the channel's message while the flow runs, from its progress
+    # What the result changes in Slack besides the answer (a summary edited, a file posted);
+    # what it returns is what the view draws.
+    then: Shown | None = None
 
 
 NOT_AVAILABLE = Route(flow=None)
@@ -131,7 +143,24 @@ ROUTES: dict[type, Route] = {
     grammar.RollbackTo: Route(request_target, None, Reach.INCIDENT),
     grammar.CherryPick: Route(request_cherry_pick, None, Reach.INCIDENT),
     grammar.Blocker: Route(report_blocker, None, Reach.INCIDENT),
-    grammar.Log: NOT_AVAILABLE,
+    grammar.Log: Route(
+        lambda deps, request, asker: log_entries(deps, limit=request.count),
+        lambda deps, asker, entries: build_rollback_log_view(
+            entries, asked=len(entries), path=deps.settings.config.postmortem.log_path
+        ),
+    ),
+    grammar.PostmortemFile: Route(
+        lambda deps, request, asker: postmortem_file(deps, request.incident),
+        lambda deps, asker, file: build_uploaded_view(file),
+        then=upload_postmortem,
+    ),
+    grammar.Close: Route(
+        lambda deps, request, asker: close_requested(
+            deps, request.incident, asker=asker, note=request.note
+        ),
+        lambda deps, asker, incident: build_closed_view(incident),
+        then=show_closed,
+    ),
     grammar.Drill: NOT_AVAILABLE,
     grammar.Remove: NOT_AVAILABLE,
     grammar.Retry: NOT_AVAILABLE,
@@ -219,6 +248,8 @@ class _Answer:
         self._live.update(message)
 
     def deliver(self, result: Any) -> None:
+        if self._route.then is not None:
+            result = self._route.then(self._deps, self._reply.client, result)
         if self._route.reach is Reach.INCIDENT:
             self._card(result)
             return

@@ -23,6 +23,7 @@ from bot.listeners.buttons import Button, Click, Permission, register_buttons
 from bot.slack.incidents import proposal_now, show_incident
 from bot.slack.messages import SLACK_FAILURES, slack_problem
 from bot.slack.orchestrators import is_orchestrator
+from bot.slack.postmortem import open_thread
 from bot.views.blocks import plain_to_mrkdwn
 from bot.views.fix_window import build_fixed_forward_modal_view, minutes_said
 from store import Surface
@@ -95,6 +96,7 @@ def _resolve(deps: Deps, client: WebClient, user: str, view: dict[str, Any]) -> 
         _tell(client, deps.settings.config.slack.channel, user, error.user_message)
         return
     show_incident(deps, client, proposal_now(deps, resolved))
+    open_thread(deps, client, resolved.id)
 
 
 def _submitted(view: dict[str, Any]) -> tuple[int, str]:

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from slack_sdk import WebClient
 
 from bot.deps import Deps
+from bot.flows.plans import ROLLBACK
 from bot.flows.rollback_resume import progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan, stopped_step
 from bot.slack.cards import card_of, progress_card, tell_outcome_elsewhere
 from bot.slack.direct import message_each
 from bot.slack.messages import LiveMessage
 from bot.slack.orchestrators import people_of
+from bot.slack.postmortem import open_thread
 from bot.slack.replies import Reply
 from bot.views.blocks import Message, escape, mention_orchestrators, message, section, unescape
 from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
@@ -104,6 +106,8 @@ def run_on_card(
         tell_outcome_elsewhere(deps, record, card, cards.primary, reply)
     if final.finished:
         deps.store.write_value(CARD_FINAL_KEY.format(record.id), "1")
+        if record.kind == ROLLBACK:
+            open_thread(deps, client, record.incident_id)
         _ask_root_cause(deps, client, record, cards.primary)
     return final
 
@@ -175,8 +179,10 @@ def _stopped_notice(deps: Deps, record: Plan, card: Message) -> Message:
 
 def _finish_stale_cards(deps: Deps, client: WebClient) -> None:
     """A crash after "record" (the plan DONE) but before the card's last edit leaves it saying
-    "rolling back" with nobody told: draw the outcome from the journal, once."""
+    "rolling back" with nobody told: draw the outcome from the journal, once, and open the
+    post-mortem thread it did not get to."""
     for incident in deps.store.list_incidents(states=[IncidentState.ROLLED_BACK]):
+        open_thread(deps, client, incident.id)
         for record in deps.store.plans_of(incident.id):
             key = CARD_FINAL_KEY.format(record.id)
             if record.state is not PlanState.DONE or deps.store.read_value(key) is not None:

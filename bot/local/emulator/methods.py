@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.local.emulator.files import files_complete_upload_external, files_get_upload_url_external
 from bot.local.emulator.records import ApiError, JsonDict
 from bot.local.emulator.state import WorkspaceState, with_block_ids
 
@@ -297,6 +298,46 @@ def views_publish(state: WorkspaceState, args: Args) -> JsonDict:
     return {"ok": True, "view": view}
 
 
+def conversations_replies(state: WorkspaceState, args: Args) -> JsonDict:
+    """A thread's parent and its replies; for a reply's ts, that reply alone (as Slack does)."""
+    channel = _channel(state, args)
+    ts = _text(args, "ts")
+    index = state.find_message(channel, ts, ephemeral_ok=False)
+    if index is None:
+        raise ApiError("thread_not_found")
+    found = state.messages[index]
+    if found.thread_ts is not None and found.thread_ts != found.ts:
+        thread = [found]
+    else:
+        thread = [found] + [
+            m
+            for m in state.messages
+            if m.channel == channel and m.thread_ts == ts and not m.deleted and not m.ephemeral
+        ]
+    raw_limit = _text(args, "limit") or "1000"
+    limit = int(raw_limit) if raw_limit.isdigit() else 1000
+    return {
+        "ok": True,
+        "messages": [state.message_dict(m) for m in thread[: max(1, limit)]],
+        "has_more": len(thread) > limit,
+    }
+
+
+def chat_get_permalink(state: WorkspaceState, args: Args) -> JsonDict:
+    channel = _channel(state, args)
+    ts = _text(args, "message_ts")
+    index = state.find_message(channel, ts, ephemeral_ok=False)
+    if index is None or ts is None:
+        raise ApiError("message_not_found")
+    found = state.messages[index]
+    link = (
+        f"https://{state.identity.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    )
+    if found.thread_ts is not None and found.thread_ts != found.ts:
+        link += f"?thread_ts={found.thread_ts}&cid={channel}"
+    return {"ok": True, "channel": channel, "permalink": link}
+
+
 METHODS: dict[str, Handler] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -304,6 +345,10 @@ METHODS: dict[str, Handler] = {
     "chat.update": chat_update,
     "chat.delete": chat_delete,
     "conversations.open": conversations_open,
+    "conversations.replies": conversations_replies,
+    "files.getUploadURLExternal": files_get_upload_url_external,
+    "files.completeUploadExternal": files_complete_upload_external,
+    "chat.getPermalink": chat_get_permalink,
     "users.info": users_info,
     "usergroups.users.list": usergroups_users_list,
     "views.open": views_open,

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from bot.local.emulator.records import (
     EMULATOR_VERIFICATION_TOKEN,
     JsonDict,
+    Message,
     format_ts,
     new_block_id,
 )
@@ -231,3 +232,68 @@ def event_callback_body(
         "is_ext_shared_channel": False,
     }
     return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+# -- message events (message.channels / message.groups) -------------------------------------------
+
+
+def _later(ts: str, micros: int) -> str:
+    seconds, _, fraction = ts.partition(".")
+    return format_ts(int(seconds) * 1_000_000 + int(fraction or 0) + micros)
+
+
+def message_event(message: Message) -> JsonDict:
+    """The ``message`` event Slack sends when a person posts ``message``."""
+    event: JsonDict = {
+        "type": "message",
+        "channel": message.channel,
+        "user": message.user,
+        "text": message.text,
+        "ts": message.ts,
+        "event_ts": message.ts,
+        "channel_type": "channel",
+    }
+    if message.thread_ts is not None:
+        event["thread_ts"] = message.thread_ts
+    return event
+
+
+def message_changed_event(before: Message, after: Message) -> JsonDict:
+    """The ``message_changed`` event of an edit: the new message, and the one it replaced."""
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": after.channel,
+        "hidden": True,
+        "ts": _later(after.ts, 500_000),
+        "event_ts": _later(after.ts, 500_000),
+        "message": {**message_event(after), "edited": {"user": after.user, "ts": after.ts}},
+        "previous_message": message_event(before),
+        "channel_type": "channel",
+    }
+
+
+def message_deleted_event(message: Message) -> JsonDict:
+    """The ``message_deleted`` event: it names the message gone, not who removed it."""
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": message.channel,
+        "hidden": True,
+        "deleted_ts": message.ts,
+        "ts": _later(message.ts, 500_000),
+        "event_ts": _later(message.ts, 500_000),
+        "previous_message": message_event(message),
+        "channel_type": "channel",
+    }
+
+
+def reaction_added_event(user: str, reaction: str, message: Message) -> JsonDict:
+    return {
+        "type": "reaction_added",
+        "user": user,
+        "reaction": reaction,
+        "item_user": message.user,
+        "item": {"type": "message", "channel": message.channel, "ts": message.ts},
+        "event_ts": _later(message.ts, 250_000),
+    }

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 JsonDict = dict[str, Any]
-Via = Literal["api", "response_url", "ack"]
+Via = Literal["api", "response_url", "ack", "person"]
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -64,6 +64,7 @@ class Message:
     deleted: bool = False
     user: str = ""
     reply_broadcast: bool = False
+    files: list[JsonDict] = field(default_factory=list)  # files shared with the message
 
     @property
     def ephemeral(self) -> bool:

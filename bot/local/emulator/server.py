@@ -34,6 +34,8 @@ class RequestSink(Protocol):
 
     def handle_response_url(self, url_id: str, body: bytes) -> HttpReply: ...
 
+    def handle_upload(self, file_id: str, body: bytes) -> HttpReply: ...
+
 
 def parse_api_request(
     *, method: str, query: str, body: bytes, content_type: str, authorization: str
@@ -100,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self._api(sink, url.path.removeprefix("/api/"), url.query, body)
         elif url.path.startswith("/response/") and self.command == "POST":
             reply = sink.handle_response_url(url.path.removeprefix("/response/"), body)
+        elif url.path.startswith("/upload/") and self.command == "POST":
+            reply = sink.handle_upload(url.path.removeprefix("/upload/"), body)
         else:
             reply = HttpReply(404, {"ok": False, "error": "not_found"})
         self._send(reply)

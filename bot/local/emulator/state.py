@@ -106,6 +106,9 @@ class WorkspaceState:
     rate_limits: dict[str, RateLimit] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     open_dms: set[str] = field(default_factory=set)
+    #: Files being uploaded (files.getUploadURLExternal), by id, with their bytes once sent.
+    uploads: dict[str, JsonDict] = field(default_factory=dict)
+    upload_base: str = ""  # where upload URLs point: the emulator's own /upload/
     ts_clock: TsClock = field(default_factory=TsClock)
     #: Seconds on a monotonic scale, for what expires (triggers, response URLs); tests pass
     #: their own to age them without sleeping.
@@ -141,16 +144,18 @@ class WorkspaceState:
             "user": message.user,
             "type": "message",
             "ts": message.ts,
-            "bot_id": ident.bot_id,
-            "app_id": ident.app_id,
             "text": message.text,
             "team": ident.team_id,
         }
+        if message.via != "person":  # what the app itself posted carries its bot and app ids
+            out.update(bot_id=ident.bot_id, app_id=ident.app_id)
         if message.blocks:
             out["blocks"] = copy.deepcopy(message.blocks)
         if message.thread_ts is not None:
             out["thread_ts"] = message.thread_ts
             out["parent_user_id"] = message.user
+        if message.files:
+            out["files"] = copy.deepcopy(message.files)
         if message.edited:
             out["edited"] = {"user": message.user, "ts": message.ts}
         return out

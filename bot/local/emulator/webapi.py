@@ -28,9 +28,10 @@ from bot.local.emulator.responses import apply_response_url, record_ack
 from bot.local.emulator.server import ApiRequest, HttpReply, ServerThread
 from bot.local.emulator.socketmode import SocketModeEndpoint
 from bot.local.emulator.state import Fault, RateLimit, WorkspaceState, copy_people
+from bot.local.emulator.workspace import WorkspaceQueries
 
 
-class SlackEmulator:
+class SlackEmulator(WorkspaceQueries):
     """Slack's Web API and response URLs on 127.0.0.1, with thread-safe recorded state."""
 
     def __init__(
@@ -80,6 +81,8 @@ class SlackEmulator:
             raise RuntimeError("emulator already started")
         self._server = ServerThread(self)
         self._server.start()
+        with self._cond:
+            self._state.upload_base = f"{self.base_url}/upload/"
         return self
 
     def stop(self) -> None:
@@ -137,39 +140,6 @@ class SlackEmulator:
         """Bumped on every change, so a waiter can tell whether anything happened since."""
         with self._cond:
             return self._version
-
-    def calls(self, method: str | None = None) -> list[ApiCall]:
-        with self._cond:
-            found = [c for c in self._state.calls if method is None or c.method == method]
-            return copy.deepcopy(found)
-
-    def messages(self, channel: str | None = None) -> list[Message]:
-        """Every message in posting order, deleted ones included (flagged ``deleted``)."""
-        with self._cond:
-            found = [m for m in self._state.messages if channel is None or m.channel == channel]
-            # Copies, so a caller mutating blocks cannot rewrite the record.
-            return copy.deepcopy(found)
-
-    def message(self, channel: str, ts: str) -> Message | None:
-        with self._cond:
-            for message in self._state.messages:
-                if message.channel == channel and message.ts == ts:
-                    return copy.deepcopy(message)
-            return None
-
-    def message_payload(self, message: Message) -> JsonDict:
-        """The message object Slack would put in an interaction payload or an API answer."""
-        with self._cond:
-            return self._state.message_dict(message)
-
-    def home_view(self, user_id: str) -> JsonDict | None:
-        with self._cond:
-            return copy.deepcopy(self._state.home_views.get(user_id))
-
-    def open_views(self) -> list[JsonDict]:
-        """Modals currently open, oldest first."""
-        with self._cond:
-            return copy.deepcopy(list(self._state.modals.values()))
 
     # -- things the sender (playing the Slack client) does --------------------------------------
 
