@@ -28,6 +28,7 @@ from actions.git import open_repo
 from bot import grammar
 from bot.deps import Deps
 from bot.flows.asker import Asker
+from bot.flows.retry import refuse_if_frozen
 from bot.flows.validation import ValidationReport, run_validation
 from store import CheckpointRecord, Surface, TimelineAction
 
@@ -133,6 +134,8 @@ def take_checkpoint(
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> CheckpointOutcome:
     config = deps.settings.config
+    if request.kind == "complete":
+        refuse_if_frozen(deps, what="finishing the phase", actor=actor, surface=surface)
     names = checkpoint_names(
         phase=config.project.phase,
         kind=request.kind,

@@ -9,6 +9,7 @@ from datetime import datetime
 from actions.errors import GitError
 from actions.git import RepoStatus, open_repo, read_repo_status
 from bot.deps import Deps
+from bot.flows.retry import frozen_because
 from store import CheckpointRecord, Incident, IncidentState, Lock, PlanState
 
 STATUS_GIT_TIMEOUT_S = 10.0
@@ -30,6 +31,8 @@ class StatusReport:
     checkpoints: Mapping[str, CheckpointRecord] = field(default_factory=dict)
     #: The newest incidents fixed forward, with the lesson each one left (newest first).
     lessons: tuple[Incident, ...] = ()
+    #: Why the phase is frozen (which rollbacks, how to lift it); None while it is not.
+    frozen: str | None = None
 
 
 def collect_status(deps: Deps) -> StatusReport:
@@ -61,6 +64,7 @@ def collect_status(deps: Deps) -> StatusReport:
         approvers=_approvers(deps, incidents),
         checkpoints=deps.store.checkpoint_records(tags),
         lessons=_lessons(deps),
+        frozen=frozen_because(deps),
     )
 
 
@@ -68,8 +72,8 @@ LESSONS_SHOWN = 5
 
 
 def _lessons(deps: Deps) -> tuple[Incident, ...]:
-    resolved = deps.store.list_incidents(states=[IncidentState.RESOLVED])
-    return tuple(incident for incident in reversed(resolved) if incident.lesson)[:LESSONS_SHOWN]
+    resolved = deps.store.recent_incidents(states=[IncidentState.RESOLVED], limit=50)
+    return tuple(incident for incident in resolved if incident.lesson)[:LESSONS_SHOWN]
 
 
 def _approvers(deps: Deps, incidents: tuple[Incident, ...]) -> dict[int, str]:

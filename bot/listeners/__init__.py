@@ -18,6 +18,7 @@ from bot.listeners import (
     home,
     join,
     postmortem,
+    retry,
     rollback,
     security,
 )
@@ -35,6 +36,7 @@ def register(app: App) -> None:
         security,
         join,
         postmortem,
+        retry,
     )
     for module in modules:
         module.register(app)

@@ -34,6 +34,7 @@ from bot.flows.cherry_pick import request_cherry_pick
 from bot.flows.join import JoinOrNew
 from bot.flows.postmortem import close_requested, log_entries
 from bot.flows.postmortem_doc import postmortem_file
+from bot.flows.retry import request_retry
 from bot.flows.rollback import request_scenario, request_target
 from bot.flows.severity import Rerated, rerate
 from bot.flows.status import collect_status
@@ -45,6 +46,7 @@ from bot.slack.messages import LiveMessage
 from bot.slack.orchestrators import is_orchestrator
 from bot.slack.postmortem import show_closed, upload_postmortem
 from bot.slack.replies import Reply
+from bot.slack.retry import post_checklist
 from bot.views.blocks import Message
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
 from bot.views.errors import build_not_available_view
@@ -55,6 +57,7 @@ from bot.views.postmortem import (
     build_rollback_log_view,
     build_uploaded_view,
 )
+from bot.views.retry import build_retry_posted_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view
 from store import Surface
@@ -163,7 +166,11 @@ ROUTES: dict[type, Route] = {
     ),
     grammar.Drill: NOT_AVAILABLE,
     grammar.Remove: NOT_AVAILABLE,
-    grammar.Retry: NOT_AVAILABLE,
+    grammar.Retry: Route(
+        request_retry,
+        lambda deps, asker, checklist: build_retry_posted_view(checklist),
+        then=post_checklist,
+    ),
     grammar.SeveritySet: Route(rerate, None, Reach.INCIDENT),
 }
 

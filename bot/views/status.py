@@ -50,6 +50,8 @@ def build_status_view(report: StatusReport) -> Message:
         if repo.operation_in_progress:
             warnings.append(f"A {repo.operation_in_progress} is in progress in the working copy.")
     blocks.append(section(repo_line, BlockId.STATUS_REPO))
+    if report.frozen:
+        blocks.append(section(f":ice_cube: *Frozen*: {escape(report.frozen)}"))
     blocks.append(section(_checkpoint_lines(report), BlockId.STATUS_CHECKPOINTS))
     blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
     if report.lessons:
