@@ -21,6 +21,7 @@ from bot.flows.fix_window import end_window
 from bot.flows.validation import run_validation
 from bot.flows.windows import WINDOW_KIND
 from bot.scheduler import Job
+from bot.slack.home import refresh_homes
 from bot.slack.incidents import follow_up, proposal_now, send_page, show_incident
 from bot.slack.postmortem import REMINDER_KIND as POSTMORTEM_REMINDER_KIND
 from bot.slack.postmortem import run_reminder
@@ -37,6 +38,10 @@ VALIDATION_KIND = "validation"
 VERDICT_KEY = "validation.verdict"
 REMINDER_TIMER = "checkpoint-reminder"
 REMINDER_KIND = "checkpoint_reminder"
+HOME_TIMER = "home-refresh"
+HOME_KIND = "home_refresh"
+#: How soon the App Home follows a change, for those who looked at it in the last day.
+HOME_REFRESH_S = 10.0
 
 
 def build_jobs(client: WebClient) -> dict[str, Job]:
@@ -55,12 +60,16 @@ def build_jobs(client: WebClient) -> dict[str, Job]:
     def postmortem_reminder(deps: Deps, timer: Timer) -> None:
         run_reminder(deps, client, timer)
 
+    def home_refresh(deps: Deps, timer: Timer) -> None:
+        refresh_homes(deps, client)
+
     return {
         VALIDATION_KIND: continuous_validation,
         REMINDER_KIND: checkpoint_reminder,
         PAGE_KIND: page,
         WINDOW_KIND: fix_window_end,
         POSTMORTEM_REMINDER_KIND: postmortem_reminder,
+        HOME_KIND: home_refresh,
     }
 
 
@@ -94,6 +103,7 @@ def ensure_timers(deps: Deps) -> None:
     _ensure(
         deps, VALIDATION_TIMER, VALIDATION_KIND, validation_s, now + timedelta(seconds=validation_s)
     )
+    _ensure(deps, HOME_TIMER, HOME_KIND, HOME_REFRESH_S, now + timedelta(seconds=HOME_REFRESH_S))
     # Reminders keep the phase's cadence (T+4h, T+8h, …), whenever the bot was started.
     reminder_s = config.checkpoints.reminder_interval_h * 3600
     if reminder_s > 0:

@@ -86,6 +86,20 @@ class IncidentStore(StorePart):
             )
             return [_incident(row) for row in dicts(rows)]
 
+    def count_incidents(self, *, states: Iterable[IncidentState]) -> int:
+        wanted = [state.value for state in states]
+        marks = ", ".join("?" for _ in wanted)
+        with self._guard("count incidents"):
+            row = (
+                self._db()
+                .execute(
+                    f"SELECT COUNT(*) FROM incidents WHERE state IN ({marks})",  # noqa: S608
+                    wanted,
+                )
+                .fetchone()
+            )
+        return int(row[0])
+
     def transition_incident(
         self, incident_id: int, *, expected: Iterable[IncidentState], new: IncidentState
     ) -> bool:

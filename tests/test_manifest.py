@@ -77,6 +77,7 @@ METHOD_SCOPES = {
     "views_open": None,
     "conversations_replies": "channels:history",
     "files_upload_v2": "files:write",
+    "chat_getPermalink": None,
 }
 # Scopes no single method call needs, each with why the bot asks for it.
 STANDING_SCOPES = {

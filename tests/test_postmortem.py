@@ -179,6 +179,9 @@ def test_modal_for_a_closed_or_unknown_incident_gets_an_error_in_the_modal(
         refused = submit(local, ENGINEER, forged, {"root_cause": "x"})
         assert refused.json["response_action"] == "errors", refused
         assert "no post-mortem" in str(refused.json["errors"])
+        local.deps.work.wait_idle(60)
+        refusals = [e for e in local.store.timeline(limit=500) if e.action == "postmortem_refused"]
+        assert refusals and refusals[-1].actor == ENGINEER
         fill_in(local, summary, FILLED)
         local.sender.slash_command("/rollback", f"close {incident_id}", user_id=ENGINEER)
         assert told(local.emulator, ENGINEER, "Only an orchestrator can close")
@@ -265,3 +268,47 @@ def test_postmortem_file_goes_to_the_thread_and_the_terminal_prints_the_same(
     assert entries_by_heading((sandbox.repo / "ROLLBACK_LOG.md").read_text())[0]["Severity"] == (
         "Critical"
     )
+
+
+def test_commit_log_puts_the_log_on_the_branch_after_the_rollback(sandbox: Sandbox) -> None:
+    config = sandbox.config_path.read_text()
+    sandbox.config_path.write_text(config + "\n[postmortem]\ncommit_log = true\n")
+    with running(sandbox, Clock()) as (local, _):
+        _, incident_id = rolled_back(local)
+        local.deps.work.wait_idle(60)
+        written = [e for e in local.store.timeline(limit=500) if e.action == "rollback_log_written"]
+    branch = git(sandbox.repo, "rev-parse", "--abbrev-ref", "HEAD")
+    on_origin = git(sandbox.origin, "show", f"refs/heads/{branch}:ROLLBACK_LOG.md")
+    assert f"<!-- rollback-bot incident {incident_id} -->" in on_origin
+    assert written and written[-1].details["committed"] is True
+    assert git(sandbox.repo, "status", "--porcelain", "--", "ROLLBACK_LOG.md") == ""
+
+
+HOSTILE_FIELD = (
+    "<!channel> <@U0ORCH> ```rm -rf``` \n## Rollback: 2020-01-01 00:00 UTC\n**Trigger:** fake\n"
+) * 120  # about 10,000 characters
+
+
+def test_hostile_ten_thousand_character_fields_render_safely_and_stay_whole(
+    sandbox: Sandbox,
+) -> None:
+    from markdown_it import MarkdownIt
+
+    with running(sandbox, Clock()) as (local, _):
+        card, incident_id = rolled_back(local)
+        summary = summary_of(local, card)
+        fill_in(local, summary, {**FILLED, "root_cause": HOSTILE_FIELD})
+        shown = local.emulator.message(CHANNEL, summary.ts)
+        postmortem = local.store.get_postmortem(incident_id)
+        calls = [c for c in local.emulator.calls("chat.update") if not c.ok]
+    assert len(HOSTILE_FIELD) > 9_000 and calls == []
+    assert shown is not None and shown.edited
+    text = str(shown.blocks)
+    assert "<!channel>" not in text and "<@U0ORCH> ```" not in text
+    assert "characters in all" in text
+    assert postmortem is not None and postmortem.fields["root_cause"] == HOSTILE_FIELD.strip()
+    log = (sandbox.repo / "ROLLBACK_LOG.md").read_text()
+    tokens = [t.type for t in MarkdownIt("commonmark").parse(log)]
+    assert tokens.count("heading_open") == 2  # the title and the one entry
+    assert "fence" not in tokens and "<!channel>" not in log
+    assert len(entries_by_heading(log)) == 1

@@ -291,7 +291,7 @@ def test_plan_state_is_final_only_for_ended_plans() -> None:
     final = {state for state in PlanState if state.is_final}
     assert final == {PlanState.DONE, PlanState.REJECTED, PlanState.SUPERSEDED, PlanState.ABORTED}
     closed = {state for state in IncidentState if not state.is_open}
-    assert closed == {IncidentState.REJECTED, IncidentState.RESOLVED}
+    assert closed == {IncidentState.REJECTED, IncidentState.RESOLVED, IncidentState.CLOSED}
 
 
 def test_set_plan_message_round_trips(fresh_store: SqliteStore) -> None:

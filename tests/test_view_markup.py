@@ -15,7 +15,11 @@ from bot.views.blocks import SECTION_LIMIT, cut_mrkdwn, escape, plain_to_mrkdwn
 from tests.viewsamples import HOSTILE, mrkdwn_texts, sample_views
 
 # What a correct message may still contain: the bot's own mentions, and entities.
-_OWN_MARKUP = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!subteam\^S[A-Z0-9]+)>")
+_OWN_MARKUP = re.compile(
+    r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!subteam\^S[A-Z0-9]+"
+    # A thread's permalink, as chat.getPermalink gives it (the App Home links its threads).
+    r"|https://[a-z0-9-]+\.slack\.com/archives/[A-Z0-9]+/p[0-9]+(?:\?[a-z_=.0-9&;A-Z]*)?\|[a-z -]+)>"
+)
 _ENTITY = re.compile(r"&(?:amp|lt|gt);")
 SAMPLES = list(sample_views())
 

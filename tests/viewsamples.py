@@ -19,13 +19,18 @@ from actions.checks.result import CheckResult
 from actions.cherry_pick import CherryPickPlan, PickedCommit, pick_fingerprint
 from actions.database_plan import DataAtRisk, DatabasePlan, DownMigration, DownScript
 from actions.git import CheckpointTag, RepoStatus
+from actions.rollback_log import LogEntry
 from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
 from bot.config import SlackConfig
 from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
 from bot.flows.cherry_pick import PickProposal
 from bot.flows.escalation import Page
+from bot.flows.home import HomeReport, Rollback
 from bot.flows.join import JoinOrNew
 from bot.flows.plans import ROLLBACK, cherry_pick_body, rollback_plan_body
+from bot.flows.postmortem import fields_for
+from bot.flows.postmortem_doc import PostmortemFile
+from bot.flows.retry import RetryChecklist
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress, StepState
 from bot.flows.run_steps import CHERRY_PICK_STEPS, ROLLBACK_DB_STEPS, ROLLBACK_STEPS
@@ -44,16 +49,34 @@ from bot.views.checkpoint import (
 from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
 from bot.views.errors import build_error_view, build_not_available_view
 from bot.views.escalation import build_page_view
-from bot.views.fix_window import build_fix_forward_card_view
+from bot.views.fix_window import build_fix_forward_card_view, build_fixed_forward_modal_view
 from bot.views.help import build_help_view
 from bot.views.home import build_home_view
 from bot.views.join import build_join_or_new_view, build_joined_note_view
+from bot.views.postmortem import (
+    build_closed_view,
+    build_postmortem_modal_view,
+    build_postmortem_summary_view,
+    build_reminder_view,
+    build_rollback_log_view,
+    build_stakeholder_notice_view,
+    build_uploaded_view,
+)
+from bot.views.retry import build_retry_posted_view, build_retry_view
 from bot.views.rollback import build_plan_closed_view
 from bot.views.root_cause import build_root_cause_view
 from bot.views.severity import build_rerated_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view, build_verdict_change_view
-from store import Incident, IncidentState, Plan, PlanState
+from store import (
+    Freeze,
+    Incident,
+    IncidentState,
+    Plan,
+    PlanState,
+    Postmortem,
+    RetryRequest,
+)
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 HOSTILE = "<!channel> <!here|here> <@U0ORCH> <https://evil.example|click> & &amp; `x` *y* > <"
@@ -187,6 +210,21 @@ def _status() -> StatusReport:
     )
 
 
+def _home() -> HomeReport:
+    incident = _incident()
+    closed = replace(incident, state=IncidentState.CLOSED, resolved_by="U0ORCH")
+    rollbacks = tuple(Rollback(replace(incident, id=i), _postmortem(incident)) for i in range(3, 8))
+    confidence = tuple((HOSTILE, "high", i % 2 == 0, LONG[:300]) for i in range(6))
+    return HomeReport(replace(_status(), frozen=LONG), rollbacks, (closed,) * 10, confidence)
+
+
+def _postmortem(incident: Incident) -> Postmortem:
+    fields = {field.key: LONG * 2 for field in fields_for(replace(incident, scenario="email"))}
+    return Postmortem(
+        incident.id, "C0INCIDENTS", "1.0", "2.0", fields, (HOSTILE,) * 20, NOW, NOW, "U0ENG", None
+    )
+
+
 def sample_views() -> Iterator[tuple[str, Message]]:
     """(name, message) for every view, with the data above."""
     plan, picks, incident = _rollback_plan(), _picks(), _incident()
@@ -195,7 +233,12 @@ def sample_views() -> Iterator[tuple[str, Message]]:
     yield "error", build_error_view(LONG, valid_forms=(HOSTILE, "/rollback to <tag>"))
     yield "not available", build_not_available_view("/rollback <!channel>")
     yield "status", build_status_view(_status())
-    yield "home", build_home_view(_status())
+    yield (
+        "home",
+        build_home_view(
+            _home(), links={7: "https://emulator.slack.com/archives/C0/p1?thread_ts=1.0&cid=C0"}
+        ),
+    )
     yield "checklist", build_checklist_view(_checks(), pending=[HOSTILE] * 10, requested_by="U1")
     yield "verdict", build_verdict_change_view(_checks(), now_ok=False, duration_s=1.0)
     yield "checkpoint done", build_checkpoint_outcome_view(_outcome(False), requested_by="U1")
@@ -301,6 +344,46 @@ def _procedure_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     done = _progress(rollback, ROLLBACK_STEPS, finished=True)
     yield "security done", build_progress_card_view(secure, done, SLACK)
     yield "security ticked", build_progress_card_view(secure, done, SLACK, rotated_by="U0ENG")
+    yield from _third_wave_views(incident)
+
+
+def _third_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
+    """The post-mortem thread, the log, the retry checklist: with 10,000-character fields."""
+    email = replace(incident, scenario="email", state=IncidentState.ROLLED_BACK, lesson=LONG)
+    postmortem = _postmortem(email)
+    entry = LogEntry(7, NOW, LONG, "Critical", "`abc`", "`t` (`d`)", HOSTILE, (LONG,) * 3, LONG)
+    yield (
+        "postmortem summary",
+        build_postmortem_summary_view(email, postmortem, entry, stakeholder_channel="C0STAKE"),
+    )
+    yield (
+        "postmortem fixed forward",
+        build_postmortem_summary_view(
+            replace(email, state=IncidentState.RESOLVED), postmortem, None, stakeholder_channel=None
+        ),
+    )
+    yield "reminder hour", build_reminder_view(email, ["U0ENG", "U0ORCH"], day=False)
+    yield "reminder day", build_reminder_view(email, ["U0ENG"], day=True)
+    yield "stakeholders", build_stakeholder_notice_view(email, postmortem)
+    yield "log", build_rollback_log_view([entry] * 50, asked=50, path=HOSTILE)
+    yield "log empty", build_rollback_log_view([], asked=5, path="ROLLBACK_LOG.md")
+    yield "closed incident", build_closed_view(email)
+    file = PostmortemFile(email, "postmortem-incident-7.md", LONG)
+    yield "postmortem uploaded", build_uploaded_view(file)
+    freeze = Freeze(1, "phase2", 7, NOW, "U0ORCH", None, None)
+    retry = RetryRequest(4, 7, "U0ENG", NOW, "C0INCIDENTS", "3.0", ("review_log",), None, None)
+    checklist = RetryChecklist(retry, email, freeze)
+    yield "retry checklist", build_retry_view(checklist, orchestrators=SLACK.orchestrators)
+    approved = replace(checklist, retry=replace(retry, approved_by="U0LEAD", approved_at=NOW))
+    yield "retry approved", build_retry_view(approved, orchestrators=SLACK.orchestrators)
+    yield "retry posted", build_retry_posted_view(checklist)
+
+
+def sample_modals() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every modal the bot opens, holding the longest texts they may hold."""
+    email = replace(_incident(), scenario="email", state=IncidentState.ROLLED_BACK)
+    yield "postmortem modal", build_postmortem_modal_view(email, _postmortem(email))
+    yield "fixed forward modal", build_fixed_forward_modal_view(email)
 
 
 def mrkdwn_texts(message: Message) -> Iterator[str]:

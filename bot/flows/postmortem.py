@@ -9,17 +9,23 @@ be written again and says the same.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from actions.errors import InputError
+from actions.errors import GitError, InputError
+from actions.git import open_repo
+from actions.log_commit import commit_log_file
 from actions.rollback_log import LogEntry, code, render_log, write_log
 from bot.deps import Deps
 from bot.flows.asker import Asker
+from bot.flows.checkpoint import busy_with, repo_lock_name
 from bot.flows.escalation import stop_paging
 from bot.flows.windows import cancel_window
 from bot.views.root_cause import QUESTIONS
 from store import Incident, IncidentState, Postmortem, Surface, TimelineAction
+
+log = logging.getLogger("rollback_bot.postmortem")
 
 #: What the modal keeps of one field; the store keeps it all, views cut it for Slack.
 FIELD_LIMIT = 3000
@@ -142,17 +148,40 @@ def log_path(deps: Deps) -> Path:
 
 
 def write_rollback_log(deps: Deps, *, actor: str, surface: Surface) -> bool:
-    """Write ROLLBACK_LOG.md from the store; True when the file changed."""
+    """Write ROLLBACK_LOG.md from the store, and commit it when ``postmortem.commit_log``;
+    True when the file changed. A commit that cannot be made leaves the file written."""
     path = log_path(deps)
     changed = write_log(path, render_log(log_entries(deps, limit=LOG_ENTRIES_MAX)))
-    if changed:
-        deps.store.append_event(
-            actor=actor,
-            surface=surface,
-            action=TimelineAction.ROLLBACK_LOG_WRITTEN,
-            details={"path": str(deps.settings.config.postmortem.log_path)},
+    if not changed:
+        return False
+    details: dict[str, object] = {"path": deps.settings.config.postmortem.log_path}
+    if deps.settings.config.postmortem.commit_log:
+        details.update(_commit_log(deps, actor=actor))
+    deps.store.append_event(
+        actor=actor, surface=surface, action=TimelineAction.ROLLBACK_LOG_WRITTEN, details=details
+    )
+    return True
+
+
+def _commit_log(deps: Deps, *, actor: str) -> dict[str, object]:
+    config = deps.settings.config
+    lock, owner = repo_lock_name(deps), f"rollback-log:{actor}"
+    if not deps.store.acquire_lock(lock, owner=owner, reason="commit ROLLBACK_LOG.md"):
+        return {"committed": False, "problem": f"the repository is busy ({busy_with(deps, lock)})"}
+    try:
+        done = commit_log_file(
+            repo=open_repo(config.git.path),
+            remote=config.git.remote,
+            branch=config.git.branch,
+            path=config.postmortem.log_path,
+            message=f"docs({config.project.phase}): update {Path(config.postmortem.log_path).name}",
         )
-    return changed
+    except GitError as error:
+        log.warning("ROLLBACK_LOG.md was written but not committed: %s", error.user_message)
+        return {"committed": False, "problem": error.user_message}
+    finally:
+        deps.store.release_lock(lock, owner=owner)
+    return {"committed": done.commit is not None, "commit": done.commit, "push": done.pushed}
 
 
 def after_rollback(deps: Deps, incident_id: int, *, actor: str, surface: Surface) -> None:

@@ -13,6 +13,8 @@ from bot.flows.retry import frozen_because
 from store import CheckpointRecord, Incident, IncidentState, Lock, PlanState
 
 STATUS_GIT_TIMEOUT_S = 10.0
+#: Open incidents a report lists; the rest are counted. Views show fewer still.
+OPEN_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class StatusReport:
     now: datetime
     repo: RepoStatus | None
     repo_problem: str | None
+    #: The newest open incidents (at most OPEN_SHOWN), oldest first.
     open_incidents: tuple[Incident, ...]
     locks: tuple[Lock, ...] = ()
     #: Who approved each open incident's rollback, by incident id (none until one is approved).
@@ -33,6 +36,12 @@ class StatusReport:
     lessons: tuple[Incident, ...] = ()
     #: Why the phase is frozen (which rollbacks, how to lift it); None while it is not.
     frozen: str | None = None
+    #: How many incidents are open in all (more than are listed, on a long migration).
+    open_total: int | None = None
+
+    @property
+    def open_count(self) -> int:
+        return len(self.open_incidents) if self.open_total is None else self.open_total
 
 
 def collect_status(deps: Deps) -> StatusReport:
@@ -50,7 +59,9 @@ def collect_status(deps: Deps) -> StatusReport:
         )
     except GitError as error:
         problem = error.user_message
-    incidents = tuple(deps.store.list_incidents())
+    open_states = [state for state in IncidentState if state.is_open]
+    newest = deps.store.recent_incidents(states=open_states, limit=OPEN_SHOWN)
+    incidents = tuple(reversed(newest))
     tags = [tag.name for tag in repo_status.checkpoints] if repo_status else []
     return StatusReport(
         project=config.project.name,
@@ -65,6 +76,7 @@ def collect_status(deps: Deps) -> StatusReport:
         checkpoints=deps.store.checkpoint_records(tags),
         lessons=_lessons(deps),
         frozen=frozen_because(deps),
+        open_total=deps.store.count_incidents(states=open_states),
     )
 
 

@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from bot.afterack import after_ack
 from bot.deps import Deps
 from bot.errors import reporting_errors
-from bot.flows.status import collect_status
-from bot.views.home import build_home_view
+from bot.flows.home import record_home_open
+from bot.slack.home import publish_home
 
 log = logging.getLogger("rollback_bot.home")
 
@@ -33,7 +33,7 @@ def handle_home_opened_event(
         return
 
     def publish(deps: Deps) -> None:
-        view = build_home_view(collect_status(deps))
-        client.views_publish(user_id=user, view=view)
+        record_home_open(deps, user)
+        publish_home(deps, client, [user])
 
     after_ack(context, body, None, publish)

@@ -33,7 +33,7 @@ from bot.slack.messages import SLACK_FAILURES, slack_problem
 from bot.slack.orchestrators import is_orchestrator
 from bot.slack.postmortem import notify_stakeholders, refresh_summary, show_closed
 from bot.views.postmortem import build_postmortem_modal_view, field_block_id
-from store import Surface
+from store import Surface, TimelineAction
 
 MAX_INCIDENT = 2**31 - 1
 
@@ -81,7 +81,9 @@ def handle_postmortem_submission(
     try:
         incident_id, fields = _submitted(deps, view)
     except RollbackBotError as error:
-        ack(response_action="errors", errors=_errors_for(view, error.user_message))
+        why = error.user_message
+        ack(response_action="errors", errors=_errors_for(view, why))
+        after_ack(context, body, None, lambda deps: _refused(deps, user, why))
         return
     ack()
     after_ack(context, body, None, lambda deps: _save(deps, client, user, incident_id, fields))
@@ -104,6 +106,15 @@ def _submitted(deps: Deps, view: dict[str, Any]) -> tuple[int, dict[str, str]]:
             continue
         fields[field.key] = text
     return incident.id, fields
+
+
+def _refused(deps: Deps, user: str, why: str) -> None:
+    deps.store.append_event(
+        actor=user or "slack",
+        surface=Surface.SLACK,
+        action=TimelineAction.POSTMORTEM_REFUSED,
+        details={"reason": why},
+    )
 
 
 def _errors_for(view: dict[str, Any], message: str) -> dict[str, str]:

@@ -72,9 +72,8 @@ def _summary(deps: Deps, incident: Incident) -> dict[str, object]:
     postmortem = deps.store.get_postmortem(incident.id)
     assert postmortem is not None
     entry = log_entry_of(deps, incident, postmortem)
-    return build_postmortem_summary_view(
-        incident, postmortem, entry, config=deps.settings.config, now=deps.clock()
-    )
+    channel = deps.settings.config.postmortem.stakeholder_channel
+    return build_postmortem_summary_view(incident, postmortem, entry, stakeholder_channel=channel)
 
 
 def refresh_summary(deps: Deps, client: WebClient, incident_id: int) -> None:

@@ -11,12 +11,14 @@ _HELP_LINES = {
     "scenario": "report a problem by scenario; the policy decides fix-forward or rollback",
     "blocker": "report a blocker: the orchestrator rates it with buttons",
     "to": "ask for a rollback to an explicit target",
-    "status": "branch, remote, last checkpoints, open incidents",
+    "status": "branch, remote, freeze, last checkpoints, open incidents",
     "validate": "run the validation checklist now",
     "log": "last N ROLLBACK_LOG entries",
     "drill": "practice a rollback in an isolated clone",
     "remove": "high-risk removal, one file at a time, test after each",
     "retry": "the Before Retry checklist and the approval that lifts the freeze",
+    "close": "close a rolled-back incident once its post-mortem is filled in (orchestrators)",
+    "postmortem": "the incident's Markdown post-mortem, as a file in its thread",
     "cherry-pick": "bring good commits back from an incident's backup branch",
 }
 

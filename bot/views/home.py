@@ -1,16 +1,115 @@
-"""The App Home tab: the same facts as ``/rollback status``, always one click away."""
+"""The App Home tab: the whole story at a glance, within Slack's limits for a Home view.
+
+The phase and T+ now, the freeze, open incidents with their state, severity and age, the
+locks and the last checkpoints, the last rollbacks with links to their threads, the last
+closed incidents, and the confidence table. Long lists are cut, with a count of the rest.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from bot.flows.status import StatusReport
-from bot.views.blocks import context
-from bot.views.status import build_status_view
+from bot.flows.home import HomeReport
+from bot.flows.postmortem import severity_word
+from bot.views.blocks import age, context, escape, header, mention, section
+from store import Incident
+
+HOME_BLOCKS_MAX = 100
+INCIDENTS_SHOWN = 15
+LOCKS_SHOWN = 10
+CHECKPOINTS_SHOWN = 8
 
 
-def build_home_view(report: StatusReport) -> dict[str, Any]:
-    """The home view, with where to find the commands."""
-    blocks = build_status_view(report)["blocks"]
-    blocks.append(context("Type `/rollback help` in any channel for the commands."))
-    return {"type": "home", "blocks": blocks}
+def _cut_list(lines: list[str], shown: int, what: str, total: int | None = None) -> str:
+    """The first ``shown`` lines, then how many more there are (``total`` counts them all)."""
+    kept = lines[:shown]
+    rest = (len(lines) if total is None else total) - len(kept)
+    if rest > 0:
+        kept.append(f"…and {rest} more {what}")
+    return "\n".join(kept)
+
+
+def _incident_line(incident: Incident, report: HomeReport) -> str:
+    state = incident.state.value.replace("_", " ")
+    severity = severity_word(incident)
+    since = age(incident.created_at, report.status.now)
+    return f"• *#{incident.id}* {escape(incident.scenario)} · {severity} · {state} · {since}"
+
+
+def _lock_line(lock: Any, report: HomeReport) -> str:
+    who = "a rollback" if lock.owner.startswith("rollback:") else mention(lock.owner)
+    return (
+        f"• {escape(lock.reason)}, held by {who} since {age(lock.acquired_at, report.status.now)}"
+    )
+
+
+def _rollback_line(rollback: Any, links: Mapping[int, str], report: HomeReport) -> str:
+    incident = rollback.incident
+    target = incident.target_ref or (incident.to_sha or "")[:7]
+    link = links.get(incident.id)
+    # A permalink Slack gave: the bot's own link, its "&" escaped as mrkdwn wants.
+    thread = f" · <{escape(link)}|post-mortem thread>" if link else ""
+    when = age(
+        rollback.postmortem.opened_at if rollback.postmortem else incident.updated_at,
+        report.status.now,
+    )
+    return f"• *#{incident.id}* to `{escape(target)}` · {when} · {incident.state.value}{thread}"
+
+
+def build_home_view(
+    report: HomeReport, *, links: Mapping[int, str] | None = None
+) -> dict[str, Any]:
+    """The Home view; ``links`` are the permalinks of the rollbacks' threads, by incident."""
+    status, links = report.status, links or {}
+    hours = max(0, int((status.now - status.phase_started_at).total_seconds() // 3600))
+    frozen = (
+        f":ice_cube: *Frozen*: {escape(status.frozen)}"
+        if status.frozen
+        else ":large_green_circle: *Not frozen*: the phase may go on."
+    )
+    incidents = [_incident_line(i, report) for i in status.open_incidents]
+    locks = [_lock_line(lock, report) for lock in status.locks]
+    tags = status.repo.checkpoints if status.repo is not None else ()
+    checkpoints = [
+        f"• `{escape(tag.name)}` at `{tag.commit[:7]}`, {age(tag.created_at, status.now)}"
+        for tag in tags
+    ]
+    rollbacks = [_rollback_line(r, links, report) for r in report.rollbacks]
+    closed = [
+        f"• #{i.id} {escape(i.scenario)} · {i.state.value.replace('_', ' ')} · "
+        f"{age(i.updated_at, status.now)}"
+        for i in report.closed
+    ]
+    blocks = [
+        header(f"{status.project} · {status.phase} · T+{hours}h"),
+        section(frozen),
+        section(
+            "*Open incidents*\n"
+            + (_cut_list(incidents, INCIDENTS_SHOWN, "open", status.open_count) or "none")
+        ),
+        section("*Locks*\n" + (_cut_list(locks, LOCKS_SHOWN, "locks") or "none held")),
+        section(
+            "*Last checkpoints*\n"
+            + (_cut_list(checkpoints, CHECKPOINTS_SHOWN, "checkpoints") or "none yet")
+        ),
+        section("*Last rollbacks*\n" + ("\n".join(rollbacks) or "none")),
+        section("*Recently closed*\n" + ("\n".join(closed) or "none")),
+        section(_confidence(report)),
+        context("Type `/rollback help` in any channel for the commands."),
+    ]
+    return {"type": "home", "blocks": blocks[:HOME_BLOCKS_MAX]}
+
+
+def _confidence(report: HomeReport) -> str:
+    if not report.confidence:
+        return (
+            "*Confidence*: no drills yet, so no scenario is tested. `/rollback drill "
+            "&lt;scenario&gt;` practises one in an isolated clone."
+        )
+    rows = [
+        f"• {escape(scenario)}: {escape(level)} · {'tested' if tested else 'not tested'} · "
+        f"{escape(docs)}"
+        for scenario, level, tested, docs in report.confidence
+    ]
+    return "*Confidence*\n" + "\n".join(rows)

@@ -7,11 +7,9 @@ and ROLLBACK_LOG.md keep the full text.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from actions.rollback_log import LogEntry
-from bot.config import Config
 from bot.flows.postmortem import FIELD_LIMIT, Field, fields_for, missing_fields
 from bot.flows.postmortem_doc import PostmortemFile
 from bot.ids import ActionId, BlockId, InputId, ViewId
@@ -74,8 +72,7 @@ def build_postmortem_summary_view(
     postmortem: Postmortem,
     entry: LogEntry | None,
     *,
-    config: Config,
-    now: datetime,
+    stakeholder_channel: str | None,
 ) -> Message:
     """The first reply of the thread, edited in place whenever a field is saved."""
     missing = missing_fields(incident, postmortem)
@@ -90,7 +87,7 @@ def build_postmortem_summary_view(
             )
         )
     blocks += [section(_field_text(f, postmortem)) for f in fields_for(incident)]
-    actions = _actions(incident, postmortem, filled=not missing, config=config)
+    actions = _actions(incident, postmortem, filled=not missing, stakeholders=stakeholder_channel)
     if actions:
         blocks.append(
             {"type": "actions", "block_id": BlockId.POSTMORTEM_ACTIONS, "elements": actions}
@@ -100,13 +97,13 @@ def build_postmortem_summary_view(
 
 
 def _actions(
-    incident: Incident, postmortem: Postmortem, *, filled: bool, config: Config
+    incident: Incident, postmortem: Postmortem, *, filled: bool, stakeholders: str | None
 ) -> list[dict[str, Any]]:
     if incident.state is IncidentState.CLOSED:
         return []
     value = {"incident": incident.id}
     elements = [button("Fill in post-mortem", ActionId.POSTMORTEM_FILL, value, style="primary")]
-    if filled and config.postmortem.stakeholder_channel and postmortem.notified_at is None:
+    if filled and stakeholders and postmortem.notified_at is None:
         elements.append(button("Notify stakeholders", ActionId.POSTMORTEM_NOTIFY, value))
     if filled and incident.state is IncidentState.ROLLED_BACK:
         elements.append(

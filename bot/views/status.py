@@ -64,10 +64,7 @@ def build_status_view(report: StatusReport) -> Message:
             section("\n".join(f":warning: {w}" for w in warnings), BlockId.STATUS_WARNINGS)
         )
     head = repo.head[:10] if repo else "unknown"
-    text = (
-        f"{report.project} {report.phase}: HEAD {head}, "
-        f"{len(report.open_incidents)} open incident(s)"
-    )
+    text = f"{report.project} {report.phase}: HEAD {head}, {report.open_count} open incident(s)"
     return message(text, blocks)
 
 
@@ -93,7 +90,7 @@ def _incident_lines(report: StatusReport) -> str:
     if not report.open_incidents:
         return "*Open incidents*: none"
     lines = [_incident_line(incident, report) for incident in report.open_incidents[:20]]
-    more = len(report.open_incidents) - 20
+    more = report.open_count - 20
     if more > 0:
         lines.append(f"…and {more} more")
     return "*Open incidents*\n" + "\n".join(lines)

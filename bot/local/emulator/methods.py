@@ -125,6 +125,8 @@ def _view_spec(args: Args, *, kind: str) -> JsonDict:
         raise ApiError("invalid_blocks")
     if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks):
         raise ApiError("invalid_blocks")
+    for block in blocks:
+        _check_block(block)
     return view
 
 
