@@ -187,6 +187,10 @@ def test_modal_for_a_closed_or_unknown_incident_gets_an_error_in_the_modal(
         assert told(local.emulator, ENGINEER, "Only an orchestrator can close")
         local.sender.slash_command("/rollback", f"close {incident_id} done", user_id=ORCHESTRATOR)
         assert told(local.emulator, ORCHESTRATOR, "is closed")
+        # The card still tells the rollback; it grows no fix-forward buttons when closed.
+        closed_card = local.emulator.message(CHANNEL, card.ts)
+        assert closed_card is not None and "rolled back" in closed_card.text
+        assert "fix_resolved" not in str(closed_card.blocks)
         local.deps.work.wait_idle(60)
         late = submit(local, ENGINEER, view, {"root_cause": "changed after closing"})
         incident = local.store.get_incident(incident_id)

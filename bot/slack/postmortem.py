@@ -22,7 +22,6 @@ from bot.flows.postmortem import (
     write_rollback_log,
 )
 from bot.flows.postmortem_doc import PostmortemFile
-from bot.slack.incidents import proposal_now, show_incident
 from bot.slack.messages import SLACK_FAILURES, LiveMessage, slack_problem
 from bot.views.postmortem import (
     build_postmortem_summary_view,
@@ -91,9 +90,9 @@ def refresh_summary(deps: Deps, client: WebClient, incident_id: int) -> None:
 
 
 def show_closed(deps: Deps, client: WebClient, incident: Incident) -> Incident:
-    """A closed incident: its summary loses its buttons, its card says so, the log is written."""
+    """A closed incident: its summary loses its buttons and says who closed it, and the log is
+    written. The card keeps the rollback's outcome, which is still what happened."""
     refresh_summary(deps, client, incident.id)
-    show_incident(deps, client, proposal_now(deps, incident))
     write_rollback_log(deps, actor=incident.resolved_by or "bot", surface=Surface.SLACK)
     return incident
 

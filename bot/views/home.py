@@ -54,7 +54,8 @@ def _rollback_line(rollback: Any, links: Mapping[int, str], report: HomeReport) 
         rollback.postmortem.opened_at if rollback.postmortem else incident.updated_at,
         report.status.now,
     )
-    return f"• *#{incident.id}* to `{escape(target)}` · {when} · {incident.state.value}{thread}"
+    state = incident.state.value.replace("_", " ")
+    return f"• *#{incident.id}* to `{escape(target)}` · {when} · {state}{thread}"
 
 
 def build_home_view(
