@@ -23,7 +23,7 @@ from tests.gitrepo import git
 from tests.servehelp import bot_env, run_cli
 from tests.test_edge_delivery import _click
 from tests.test_escalation import Clock, running, settled_card, tick
-from tests.test_rollback_flow import CHANNEL, told
+from tests.test_rollback_flow import CHANNEL, button, told
 
 ENGINEER, ORCHESTRATOR, LEAD = "U0ENG", "U0ORCH", "U0LEAD"
 APPROVE = "rollback_approve_anyway"
@@ -316,3 +316,39 @@ def test_hostile_ten_thousand_character_fields_render_safely_and_stay_whole(
     assert tokens.count("heading_open") == 2  # the title and the one entry
     assert "fence" not in tokens and "<!channel>" not in log
     assert len(entries_by_heading(log)) == 1
+
+
+def test_stakeholders_are_told_once_the_fields_are_filled_and_only_once(sandbox: Sandbox) -> None:
+    config = sandbox.config_path.read_text()
+    stakeholders = "C0STAKEHOLDERS"
+    sandbox.config_path.write_text(
+        config + f'\n[postmortem]\nstakeholder_channel = "{stakeholders}"\n'
+    )
+    with running(sandbox, Clock()) as (local, _):
+        card, incident_id = rolled_back(local)
+        summary = summary_of(local, card)
+        assert "postmortem_notify" not in str(summary.blocks)  # offered once filled in
+        fill_in(local, summary, FILLED)
+        filled = local.emulator.message(CHANNEL, summary.ts)
+        assert filled is not None and "postmortem_notify" in str(filled.blocks)
+        _click(local, filled, "postmortem_notify", user=LEAD)
+        assert told(local.emulator, LEAD, "Only whoever reported it or an orchestrator")
+        _click(local, filled, "postmortem_notify", user=ENGINEER)
+        assert told(local.emulator, ENGINEER, "have the new ETA")
+        # The button is gone from the summary; a click on the old copy is still refused.
+        local.sender.block_action(
+            user_id=ORCHESTRATOR,
+            action=button(filled, "postmortem_notify"),
+            message=local.emulator.message_payload(filled),
+        )
+        assert told(local.emulator, ORCHESTRATOR, "already heard")
+        local.deps.work.wait_idle(60)
+        notices = local.emulator.messages(stakeholders)
+        after = local.emulator.message(CHANNEL, summary.ts)
+        events = local.store.timeline(incident_id=incident_id, limit=500)
+    (notice,) = notices
+    shown = unescape(str(notice.blocks))
+    assert FILLED["retry_eta"] in shown and FILLED["differently"] in shown
+    assert "frozen until a retry is approved" in shown
+    assert after is not None and "postmortem_notify" not in str(after.blocks)
+    assert [e.actor for e in events if e.action == "stakeholders_notified"] == [ENGINEER]
