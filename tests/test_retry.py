@@ -55,6 +55,8 @@ def test_freeze_refuses_finishing_the_phase_until_another_orchestrator_approves_
         local.sender.slash_command("/checkpoint", "complete phase done", user_id=ENGINEER)
         assert told(local.emulator, ENGINEER, "is frozen since the rollback of incident")
         assert git(sandbox.repo, "tag", "--list") == tags_before
+        local.sender.slash_command("/rollback", "remove server/email.ts", user_id=ENGINEER)
+        assert told(local.emulator, ENGINEER, "The high-risk removal is refused: phase2 is frozen")
         # Validation is not frozen.
         local.sender.slash_command("/rollback", "validate", user_id=ENGINEER)
         local.sender.slash_command("/rollback", "status", user_id=ENGINEER)
@@ -95,4 +97,4 @@ def test_freeze_refuses_finishing_the_phase_until_another_orchestrator_approves_
     assert actions.count(TimelineAction.RETRY_REFUSED) == 2
     assert everything.count(TimelineAction.RETRY_REFUSED) == 3
     assert actions.count(TimelineAction.RETRY_APPROVED) == 1
-    assert refused and refused[0].details["what"] == "finishing the phase"
+    assert [e.details["what"] for e in refused] == ["finishing the phase", "the high-risk removal"]

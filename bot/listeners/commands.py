@@ -34,7 +34,7 @@ from bot.flows.cherry_pick import request_cherry_pick
 from bot.flows.join import JoinOrNew
 from bot.flows.postmortem import close_requested, log_entries
 from bot.flows.postmortem_doc import postmortem_file
-from bot.flows.retry import request_retry
+from bot.flows.retry import refuse_if_frozen, request_retry
 from bot.flows.rollback import request_scenario, request_target
 from bot.flows.severity import Rerated, rerate
 from bot.flows.status import collect_status
@@ -165,7 +165,13 @@ ROUTES: dict[type, Route] = {
         then=show_closed,
     ),
     grammar.Drill: NOT_AVAILABLE,
-    grammar.Remove: NOT_AVAILABLE,
+    # The removal itself is not shipped yet, but the freeze already refuses it with the reason.
+    grammar.Remove: Route(
+        lambda deps, request, asker: refuse_if_frozen(
+            deps, what="the high-risk removal", actor=asker.actor, surface=asker.surface
+        ),
+        lambda deps, asker, _: build_not_available_view("/rollback remove"),
+    ),
     grammar.Retry: Route(
         request_retry,
         lambda deps, asker, checklist: build_retry_posted_view(checklist),
