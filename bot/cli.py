@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     postmortem.add_argument("incident", type=_incident, help="the incident number, e.g. 12")
     postmortem.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     postmortem.set_defaults(run=_postmortem)
+
+    confidence = commands.add_parser("confidence", help="print the confidence table (drills)")
+    confidence.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    confidence.set_defaults(run=_confidence)
     return parser
 
 
@@ -117,6 +121,17 @@ def _log(args: argparse.Namespace) -> int:
     deps = _offline_deps(args.config)
     try:
         print(print_log(deps, count=args.count, write=args.write, actor=_os_actor()), end="")
+    finally:
+        deps.close()
+    return 0
+
+
+def _confidence(args: argparse.Namespace) -> int:
+    from bot.terminal.records import print_confidence
+
+    deps = _offline_deps(args.config)
+    try:
+        print(print_confidence(deps), end="")
     finally:
         deps.close()
     return 0

@@ -43,6 +43,7 @@ ROLLBACK_USAGE: dict[str, str] = {
     "retry": "/rollback retry <incident>",
     "close": "/rollback close <incident> [note]",
     "postmortem": "/rollback postmortem <incident>",
+    "watch": "/rollback watch <on|off>",
     "cherry-pick": "/rollback cherry-pick <incident> <commit>...",
 }
 CHECKPOINT_USAGE = (
@@ -127,6 +128,11 @@ class PostmortemFile:
 
 
 @dataclass(frozen=True)
+class Watch:
+    on: bool
+
+
+@dataclass(frozen=True)
 class CherryPick:
     incident: int
     commits: tuple[str, ...]
@@ -155,7 +161,7 @@ class SeveritySet:
 
 RollbackRequest = (
     Help | Status | Validate | Scenario | Blocker | RollbackTo | Log | Drill | Remove | Retry
-) | (CherryPick | Close | PostmortemFile)
+) | (CherryPick | Close | PostmortemFile | Watch)
 CheckpointRequest = CheckpointCreate | CheckpointList
 Request = RollbackRequest | CheckpointRequest | SeveritySet
 _Parser = Callable[[str], RollbackRequest]
@@ -288,6 +294,13 @@ def _parse_postmortem(rest: str) -> PostmortemFile:
     return PostmortemFile(incident=incident_id(incident))
 
 
+def _parse_watch(rest: str) -> Watch:
+    word = rest.lower()
+    if word not in ("on", "off"):
+        raise InputError("Say `on` or `off`.")
+    return Watch(on=word == "on")
+
+
 def _parse_cherry_pick(rest: str) -> CherryPick:
     incident, rest = split_first(rest)
     commits = tuple(rest.split())
@@ -312,6 +325,7 @@ _ROLLBACK_PARSERS: dict[str, _Parser] = {
     "retry": _parse_retry,
     "close": _parse_close,
     "postmortem": _parse_postmortem,
+    "watch": _parse_watch,
     "cherry-pick": _parse_cherry_pick,
 }
 

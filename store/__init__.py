@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from store.models import (
     CheckpointRecord,
+    DrillRecord,
     Freeze,
     Incident,
     IncidentState,
@@ -31,6 +32,7 @@ from store.sqlite import SqliteStore
 
 __all__ = [
     "CheckpointRecord",
+    "DrillRecord",
     "Freeze",
     "Incident",
     "IncidentState",
@@ -284,3 +286,19 @@ class Store(Protocol):
     def tick_retry(self, retry_id: int, ticked: Iterable[str]) -> bool: ...
 
     def approve_retry(self, retry_id: int, *, by: str, ticked: Iterable[str]) -> bool: ...
+
+    def record_drill(
+        self,
+        *,
+        scenario: str,
+        started_at: datetime,
+        ok: bool,
+        duration_s: float,
+        commit_sha: str | None,
+        verified_by: str,
+        exercised: Sequence[str],
+        problem: str,
+        actor: str,
+    ) -> DrillRecord: ...
+
+    def latest_drills(self) -> dict[str, DrillRecord]: ...

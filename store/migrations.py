@@ -289,6 +289,39 @@ def m008_postmortems_freezes_retries(db: Database) -> None:
     db.table("retries").create_index(["incident_id"])
 
 
+@migrations()
+def m009_drills(db: Database) -> None:
+    # Each practice run of the rollback, in an isolated clone: the confidence table is
+    # computed from these, and a high-risk removal needs a recent passing one.
+    db.table("drills").create(
+        {
+            "id": int,
+            "scenario": str,
+            "started_at": str,
+            "finished_at": str,
+            "ok": int,
+            "duration_s": float,
+            "commit_sha": str,
+            "verified_by": str,
+            "exercised": str,
+            "problem": str,
+            "actor": str,
+        },
+        pk="id",
+        not_null={
+            "scenario",
+            "started_at",
+            "finished_at",
+            "ok",
+            "duration_s",
+            "exercised",
+            "actor",
+        },
+        defaults={"exercised": "[]"},
+    )
+    db.table("drills").create_index(["scenario", "id"])
+
+
 def _make_append_only(db: Database, table: str) -> None:
     """Triggers with which the database itself refuses to edit or delete ``table``'s rows.
 

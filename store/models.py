@@ -73,6 +73,7 @@ class TimelineAction(StrEnum):
     RETRY_APPROVED = "retry_approved"
     RETRY_REFUSED = "retry_refused"
     INCIDENT_CLOSED = "incident_closed"
+    DRILL_DONE = "drill_done"
 
 
 class Surface(StrEnum):
@@ -304,3 +305,20 @@ class RetryRequest:
     ticked: tuple[str, ...]
     approved_by: str | None
     approved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """One practice rollback in an isolated clone, and how it went."""
+
+    id: int
+    scenario: str
+    started_at: datetime
+    finished_at: datetime
+    ok: bool
+    duration_s: float
+    commit_sha: str | None  # the live commit the drill started from
+    verified_by: str  # "service" (the checklist on a scratch service) or "git"
+    exercised: tuple[str, ...]  # the steps it ran
+    problem: str
+    actor: str

@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from actions.errors import StoreBusyError, StoreError
 from store.checkpoints import CheckpointStore
+from store.drills import DrillStore
 from store.incidents import IncidentStore
 from store.journal import JournalStore
 from store.locks import LockStore
@@ -55,6 +56,7 @@ class SqliteStore(
     JournalStore,
     CheckpointStore,
     PostmortemStore,
+    DrillStore,
 ):
     """The embedded store. Safe to share between threads."""
 

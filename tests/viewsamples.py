@@ -24,6 +24,7 @@ from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprin
 from bot.config import SlackConfig
 from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
 from bot.flows.cherry_pick import PickProposal
+from bot.flows.drill import STEPS, Confidence, DrillProgress
 from bot.flows.escalation import Page
 from bot.flows.home import HomeReport, Rollback
 from bot.flows.join import JoinOrNew
@@ -47,6 +48,7 @@ from bot.views.checkpoint import (
     build_checkpoint_outcome_view,
 )
 from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
+from bot.views.drill import build_drill_progress_view, build_drill_result_view
 from bot.views.errors import build_error_view, build_not_available_view
 from bot.views.escalation import build_page_view
 from bot.views.fix_window import build_fix_forward_card_view, build_fixed_forward_modal_view
@@ -69,6 +71,7 @@ from bot.views.severity import build_rerated_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view, build_verdict_change_view
 from store import (
+    DrillRecord,
     Freeze,
     Incident,
     IncidentState,
@@ -214,8 +217,16 @@ def _home() -> HomeReport:
     incident = _incident()
     closed = replace(incident, state=IncidentState.CLOSED, resolved_by="U0ORCH")
     rollbacks = tuple(Rollback(replace(incident, id=i), _postmortem(incident)) for i in range(3, 8))
-    confidence = tuple((HOSTILE, "high", i % 2 == 0, LONG[:300]) for i in range(6))
-    return HomeReport(replace(_status(), frozen=LONG), rollbacks, (closed,) * 10, confidence)
+    status = replace(_status(), frozen=LONG, confidence=_confidence())
+    return HomeReport(status, rollbacks, (closed,) * 10)
+
+
+def _confidence() -> tuple[Confidence, ...]:
+    drill = DrillRecord(1, HOSTILE, NOW, NOW, False, 9.5, _sha(1), "git", ("clone",), LONG, "U0")
+    return tuple(
+        Confidence(HOSTILE, level, level != "LOW", LONG[:300], drill if level != "LOW" else None)
+        for level in ("HIGH", "MEDIUM", "LOW") * 2
+    )
 
 
 def _postmortem(incident: Incident) -> Postmortem:
@@ -377,6 +388,11 @@ def _third_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     approved = replace(checklist, retry=replace(retry, approved_by="U0LEAD", approved_at=NOW))
     yield "retry approved", build_retry_view(approved, orchestrators=SLACK.orchestrators)
     yield "retry posted", build_retry_posted_view(checklist)
+    drill = DrillProgress(HOSTILE, [(name, i % 2 == 0, LONG) for i, (name, _) in enumerate(STEPS)])
+    yield "drill running", build_drill_progress_view(drill)
+    record = _confidence()[1].drill
+    yield "drill done", build_drill_result_view(replace(drill, record=record), _confidence())
+    yield "status with confidence", build_status_view(replace(_status(), confidence=_confidence()))
 
 
 def sample_modals() -> Iterator[tuple[str, dict[str, Any]]]:

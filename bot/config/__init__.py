@@ -23,12 +23,14 @@ from actions.errors import ConfigError
 from actions.refs import is_valid_branch_name
 from bot.config.checks import parse_checks
 from bot.config.database import ENV_NAME_RE, parse_database
+from bot.config.drills import parse_drills
 from bot.config.escalation import parse_escalation
 from bot.config.model import (
     CheckpointsConfig,
     ChecksConfig,
     Config,
     DatabaseConfig,
+    DrillsConfig,
     EndpointCheck,
     FlowCheck,
     GitConfig,
@@ -48,6 +50,7 @@ __all__ = [
     "ChecksConfig",
     "Config",
     "DatabaseConfig",
+    "DrillsConfig",
     "EndpointCheck",
     "FlowCheck",
     "GitConfig",
@@ -98,6 +101,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
         policy=parse_policy(top),
         escalation=parse_escalation(top),
         postmortem=parse_postmortem(top),
+        drills=parse_drills(top),
     )
     top.finish()
     return config

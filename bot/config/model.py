@@ -145,6 +145,15 @@ class PostmortemConfig:
 
 
 @dataclass(frozen=True)
+class DrillsConfig:
+    """Practice rollbacks: how long a passing drill counts, and the scratch service's command
+    (``{path}``: the clone, ``{port}``: where it must listen); None verifies at git level."""
+
+    fresh_for_days: float = 7.0
+    scratch_command: str | None = None
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     path: Path
 
@@ -163,3 +172,4 @@ class Config:
     policy: Policy = DEFAULT_POLICY
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     postmortem: PostmortemConfig = field(default_factory=PostmortemConfig)
+    drills: DrillsConfig = field(default_factory=DrillsConfig)

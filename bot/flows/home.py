@@ -41,8 +41,6 @@ class HomeReport:
     status: StatusReport
     rollbacks: tuple[Rollback, ...]
     closed: tuple[Incident, ...]
-    #: (scenario, confidence, tested, documentation) once drills exist; empty until then.
-    confidence: tuple[tuple[str, str, bool, str], ...] = ()
 
 
 def collect_home(deps: Deps) -> HomeReport:

@@ -9,6 +9,7 @@ from datetime import datetime
 from actions.errors import GitError
 from actions.git import RepoStatus, open_repo, read_repo_status
 from bot.deps import Deps
+from bot.flows.drill import Confidence, confidence_table
 from bot.flows.retry import frozen_because
 from store import CheckpointRecord, Incident, IncidentState, Lock, PlanState
 
@@ -38,6 +39,8 @@ class StatusReport:
     frozen: str | None = None
     #: How many incidents are open in all (more than are listed, on a long migration).
     open_total: int | None = None
+    #: The confidence table, from the drills on record; empty when not computed.
+    confidence: tuple[Confidence, ...] = ()
 
     @property
     def open_count(self) -> int:
@@ -77,6 +80,7 @@ def collect_status(deps: Deps) -> StatusReport:
         lessons=_lessons(deps),
         frozen=frozen_because(deps),
         open_total=deps.store.count_incidents(states=open_states),
+        confidence=confidence_table(deps),
     )
 
 

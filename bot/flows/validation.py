@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import httpx
 
@@ -149,6 +150,22 @@ def run_validation(
         },
     )
     return report
+
+
+def run_scratch_checklist(deps: Deps, *, base_url: str, cwd: Path) -> ChecklistResult:
+    """The checklist against a scratch service (a drill's clone): its endpoints, pages and
+    flows, and the validate command in the clone. Never the live database, never recorded:
+    a drill's verdict is the drill's, not the service's."""
+    config = deps.settings.config
+    scratch = replace(
+        config,
+        git=replace(config.git, path=cwd),
+        service=replace(config.service, base_url=base_url.rstrip("/"), log_file=None),
+    )
+    offline = replace(deps, settings=replace(deps.settings, config=scratch, database_url=None))
+    with httpx.Client(timeout=config.checks.timeout_s, follow_redirects=False) as http:
+        checks = _checks(offline, http, include_health=True)
+        return run_checklist(checks, timeout_s=config.checks.checklist_timeout_s)
 
 
 def collect_diagnostics(deps: Deps) -> tuple[CheckResult, ...]:

@@ -31,6 +31,7 @@ from bot.flows.asker import Asker
 from bot.flows.blocker import report_blocker
 from bot.flows.checkpoint import checkpoint_list, checkpoint_now
 from bot.flows.cherry_pick import request_cherry_pick
+from bot.flows.drill import confidence_table, run_drill
 from bot.flows.join import JoinOrNew
 from bot.flows.postmortem import close_requested, log_entries
 from bot.flows.postmortem_doc import postmortem_file
@@ -49,6 +50,7 @@ from bot.slack.replies import Reply
 from bot.slack.retry import post_checklist
 from bot.views.blocks import Message
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
+from bot.views.drill import build_drill_progress_view, build_drill_result_view
 from bot.views.errors import build_not_available_view
 from bot.views.help import build_help_view
 from bot.views.join import build_join_or_new_view
@@ -164,7 +166,13 @@ ROUTES: dict[type, Route] = {
         lambda deps, asker, incident: build_closed_view(incident),
         then=show_closed,
     ),
-    grammar.Drill: NOT_AVAILABLE,
+    grammar.Drill: Route(
+        run_drill,
+        lambda deps, asker, progress: build_drill_result_view(progress, confidence_table(deps)),
+        Reach.CHANNEL,
+        notice="Practising the rollback in an isolated clone…",
+        working=lambda deps, asker, progress: build_drill_progress_view(progress),
+    ),
     # The removal itself is not shipped yet, but the freeze already refuses it with the reason.
     grammar.Remove: Route(
         lambda deps, request, asker: refuse_if_frozen(
@@ -178,6 +186,7 @@ ROUTES: dict[type, Route] = {
         then=post_checklist,
     ),
     grammar.SeveritySet: Route(rerate, None, Reach.INCIDENT),
+    grammar.Watch: NOT_AVAILABLE,
 }
 
 

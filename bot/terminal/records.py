@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from actions.rollback_log import render_log
 from bot.deps import Deps
+from bot.flows.drill import confidence_table
 from bot.flows.postmortem import LOG_ENTRIES_MAX, log_entries, log_path, write_rollback_log
 from bot.flows.postmortem_doc import postmortem_file
 from store import Surface
@@ -24,3 +25,21 @@ def print_log(deps: Deps, *, count: int | None, write: bool, actor: str) -> str:
 
 def print_postmortem(deps: Deps, *, incident_id: int) -> str:
     return postmortem_file(deps, incident_id).text
+
+
+def print_confidence(deps: Deps) -> str:
+    """The confidence table as the procedure lays it out, from the drills on record."""
+    rows = [("Scenario", "Confidence", "Tested?", "Documentation")]
+    for row in confidence_table(deps):
+        tested = "Yes" if row.tested else "No"
+        if row.drill is not None:
+            result = "passed" if row.drill.ok else "failed"
+            tested += f" ({result} {row.drill.finished_at:%Y-%m-%d})"
+        rows.append((row.scenario, row.level, tested, row.documentation))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    untested = [row.scenario for row in confidence_table(deps) if row.level != "HIGH"]
+    if untested:
+        lines.append(f"\nAction required: drill {', '.join(untested)} (rollback drill <scenario>).")
+    return "\n".join(lines) + "\n"

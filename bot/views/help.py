@@ -19,6 +19,7 @@ _HELP_LINES = {
     "retry": "the Before Retry checklist and the approval that lifts the freeze",
     "close": "close a rolled-back incident once its post-mortem is filled in (orchestrators)",
     "postmortem": "the incident's Markdown post-mortem, as a file in its thread",
+    "watch": "turn the watch for bad commits on or off (orchestrators)",
     "cherry-pick": "bring good commits back from an incident's backup branch",
 }
 

@@ -13,6 +13,7 @@ from typing import Any
 from bot.flows.home import HomeReport
 from bot.flows.postmortem import severity_word
 from bot.views.blocks import age, context, escape, header, mention, section
+from bot.views.drill import build_confidence_text
 from store import Incident
 
 HOME_BLOCKS_MAX = 100
@@ -103,14 +104,6 @@ def build_home_view(
 
 
 def _confidence(report: HomeReport) -> str:
-    if not report.confidence:
-        return (
-            "*Confidence*: no drills yet, so no scenario is tested. `/rollback drill "
-            "&lt;scenario&gt;` practises one in an isolated clone."
-        )
-    rows = [
-        f"• {escape(scenario)}: {escape(level)} · {'tested' if tested else 'not tested'} · "
-        f"{escape(docs)}"
-        for scenario, level, tested, docs in report.confidence
-    ]
-    return "*Confidence*\n" + "\n".join(rows)
+    if not report.status.confidence:  # a report made without drills in mind
+        return "*Confidence*: no drills yet, so no scenario is tested."
+    return build_confidence_text(report.status.confidence)

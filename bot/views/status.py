@@ -9,6 +9,7 @@ from bot.flows.status import StatusReport
 from bot.ids import BlockId
 from bot.views.blocks import Message, age, escape, header, mention, message, section
 from bot.views.checkpoint import forced_mark
+from bot.views.drill import build_confidence_text
 from store import Incident, Lock
 
 
@@ -56,6 +57,8 @@ def build_status_view(report: StatusReport) -> Message:
     blocks.append(section(_incident_lines(report), BlockId.STATUS_INCIDENTS))
     if report.lessons:
         blocks.append(section(_lesson_lines(report)))
+    if report.confidence:
+        blocks.append(section(build_confidence_text(report.confidence)))
     if report.locks:
         held = [_lock_line(lock, report.now) for lock in report.locks]
         blocks.append(section("*Locks*\n" + "\n".join(held)))
