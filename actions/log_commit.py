@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 import git
 
@@ -28,11 +29,16 @@ from actions.gitrun import (
 )
 from actions.refs import require_ref_name
 
+#: A person's git command may hold index.lock for a moment; the index is tried this often.
+INDEX_ATTEMPTS = 5
+INDEX_RETRY_S = 0.1
+
 
 @dataclass(frozen=True)
 class LogCommit:
     commit: str | None  # None: the branch already held exactly this file
     pushed: str
+    index_updated: bool = True
 
 
 def commit_log_file(
@@ -73,6 +79,14 @@ def _commit_and_push(
     held = run_git(repo, ["rev-parse", "--verify", "-q", f"{previous}:{path}"], UNDO_TIMEOUT_S)
     if held.ok and held.out == blob:
         return LogCommit(None, "the branch already holds this log")
+    # Only the log may travel: a branch ahead of the remote would push someone's commits too.
+    there = _remote_tip(repo, remote, ref, deadline)
+    if there != previous:
+        where = f"at {there[:7]}" if there else "without this branch"
+        raise GitError(
+            f"{remote} is {where} while {branch} is at {previous[:7]}: committing the log would "
+            "push more than the log, or be refused. It stays in the working copy, uncommitted."
+        )
     commit = _commit(repo, previous, path, blob, message, deadline)
     moved = run_git(
         repo,
@@ -89,6 +103,8 @@ def _commit_and_push(
         deadline.left("pushing the log"),
         env=NETWORK_ENV,
     )
+    if not pushed.ok and _remote_tip(repo, remote, ref, Deadline(UNDO_TIMEOUT_S)) == commit:
+        pushed = replace(pushed, status=0)  # git gave up waiting, yet the remote has it
     if not pushed.ok:
         run_git(
             repo,
@@ -100,9 +116,36 @@ def _commit_and_push(
             f"{remote} refused the log commit ({reason}); the branch is back where it was and "
             "the log stays in the working copy."
         )
-    # The index now matches the new commit for this one file, so `git status` shows it clean.
-    run_git(repo, ["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], UNDO_TIMEOUT_S)
-    return LogCommit(commit, f"pushed {branch} to {remote}")
+    # The index must now match the new commit for this one file: otherwise the next ordinary
+    # `git commit` would take the log back out of the branch. A held index.lock is retried.
+    cacheinfo = f"100644,{blob},{path}"
+    for attempt in range(INDEX_ATTEMPTS):
+        staged = run_git(repo, ["update-index", "--add", "--cacheinfo", cacheinfo], UNDO_TIMEOUT_S)
+        if staged.ok:
+            return LogCommit(commit, f"pushed {branch} to {remote}")
+        time.sleep(INDEX_RETRY_S * (attempt + 1))
+    return LogCommit(
+        commit,
+        f"pushed {branch} to {remote}, but the index could not be updated ({staged.complaint()}): "
+        f"run `git add -- {path}` before your next commit",
+        index_updated=False,
+    )
+
+
+def _remote_tip(repo: git.Repo, remote: str, ref: str, deadline: Deadline) -> str | None:
+    call = run_git(
+        repo,
+        ["ls-remote", "--end-of-options", remote, ref],
+        deadline.left("asking the remote"),
+        env=NETWORK_ENV,
+    )
+    if not call.ok:
+        raise GitError(f"{remote} did not answer ({call.complaint()}); the log was not committed.")
+    for line in call.out.splitlines():
+        sha, _, name = line.partition("\t")
+        if name == ref:
+            return sha
+    return None
 
 
 def _commit(

@@ -34,8 +34,9 @@ class LogEntry:
     at: datetime
     trigger: str
     severity: str  # Low, Medium, High or Critical
-    rollback_from: str  # a commit id, with its tag when it has one
-    rollback_to: str
+    from_sha: str  # the branch's head before the rollback
+    to_sha: str
+    to_ref: str | None  # the checkpoint tag it went back to, when it was one
     backup_branch: str | None
     impact: tuple[str, ...]  # what broke, how many endpoints, the user-facing impact
     root_cause: str = ""
@@ -72,6 +73,11 @@ def code(text: str) -> str:
     return f"`{text}`" if text and "`" not in text else escape_markdown(text)
 
 
+def rollback_to(entry: LogEntry) -> str:
+    short = code(entry.to_sha[:7])
+    return f"{code(entry.to_ref)} ({short})" if entry.to_ref else short
+
+
 def render_entry(entry: LogEntry) -> str:
     """One entry, field by field as the procedure lays it out."""
     lines = [
@@ -80,8 +86,8 @@ def render_entry(entry: LogEntry) -> str:
         "",
         f"**Trigger:** {_one_line(entry.trigger)}",
         f"**Severity:** {_one_line(entry.severity)}",
-        f"**Rollback From:** {entry.rollback_from}",
-        f"**Rollback To:** {entry.rollback_to}",
+        f"**Rollback From:** {code(entry.from_sha[:7])}",
+        f"**Rollback To:** {rollback_to(entry)}",
     ]
     if entry.backup_branch:
         lines.append(f"**Backup Branch:** {code(entry.backup_branch)}")

@@ -170,14 +170,23 @@ class PostmortemStore(StorePart):
                 [channel, ts, retry_id],
             )
 
-    def tick_retry(self, retry_id: int, ticked: Iterable[str]) -> bool:
-        """Set the ticked items of an unapproved checklist; False once it is approved."""
-        with self._guard("tick a retry item"):
-            cursor = self._db().execute(
-                "UPDATE retries SET ticked = ? WHERE id = ? AND approved_by IS NULL",
-                [json.dumps(sorted(set(ticked))), retry_id],
+    def tick_retry(self, retry_id: int, *, tick: Iterable[str], untick: Iterable[str]) -> bool:
+        """Tick and untick items of an unapproved checklist, as one change applied to what is
+        stored (so two people's clicks both count); False once it is approved."""
+        with self._guard("tick a retry item"), immediate(self._db()) as db:
+            rows = dicts(
+                db.execute(
+                    "SELECT ticked FROM retries WHERE id = ? AND approved_by IS NULL", [retry_id]
+                )
             )
-        return cursor.rowcount == 1
+            if not rows:
+                return False
+            ticked = (set(json.loads(rows[0]["ticked"] or "[]")) | set(tick)) - set(untick)
+            db.execute(
+                "UPDATE retries SET ticked = ? WHERE id = ?",
+                [json.dumps(sorted(ticked)), retry_id],
+            )
+        return True
 
     def approve_retry(self, retry_id: int, *, by: str, ticked: Iterable[str]) -> bool:
         """Approve the checklist and lift its incident's freeze, in one transaction; True for

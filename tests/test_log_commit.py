@@ -9,7 +9,7 @@ import pytest
 
 from actions.errors import GitError
 from actions.git import open_repo
-from actions.log_commit import commit_log_file
+from actions.log_commit import LogCommit, commit_log_file
 from tests.conftest import BRANCH
 from tests.gitrepo import PhaseRepo, clone_origin, git, make_phase_repo, push_from, show_file
 
@@ -23,7 +23,7 @@ def pushed(tmp_path: Path) -> PhaseRepo:
     return repo
 
 
-def _commit(repo: PhaseRepo) -> object:
+def _commit(repo: PhaseRepo) -> LogCommit:
     return commit_log_file(
         repo=open_repo(repo.work),
         remote="origin",
@@ -44,13 +44,13 @@ def test_only_the_log_is_committed_and_pushed_and_staged_work_stays_staged(
     head = pushed.head()
     changed = git(pushed.work, "diff-tree", "--no-commit-id", "--name-only", "-r", head)
     status = git(pushed.work, "status", "--porcelain")
-    assert done.commit == head and pushed.remote_head() == head  # type: ignore[attr-defined]
+    assert done.commit == head and pushed.remote_head() == head
     assert git(pushed.work, "rev-parse", f"{head}^") == before
     assert changed == LOG
     assert show_file(pushed.origin, head, LOG) == "# Rollback Log\n\nentry one\n"
     assert status == "M  server/email.ts"  # still staged, not committed; the log is clean
     again = _commit(pushed)
-    assert again.commit is None and pushed.head() == head  # type: ignore[attr-defined]
+    assert again.commit is None and pushed.head() == head
 
 
 def test_a_moved_remote_refuses_the_log_and_the_branch_goes_back(
@@ -62,7 +62,7 @@ def test_a_moved_remote_refuses_the_log_and_the_branch_goes_back(
     (pushed.work / LOG).write_text("# Rollback Log\n")
     with pytest.raises(GitError) as refused:
         _commit(pushed)
-    assert "refused the log commit" in refused.value.user_message
+    assert "would push more than the log, or be refused" in refused.value.user_message
     assert pushed.head() == before and pushed.remote_head() == theirs
     assert git(pushed.work, "status", "--porcelain") == f"?? {LOG}"
 
@@ -72,3 +72,24 @@ def test_refuses_when_not_on_the_phase_branch(pushed: PhaseRepo) -> None:
     (pushed.work / LOG).write_text("x\n")
     with pytest.raises(GitError, match="not on"):
         _commit(pushed)
+
+
+def test_a_local_commit_not_yet_pushed_keeps_the_log_uncommitted(pushed: PhaseRepo) -> None:
+    wip = pushed.commit("server/wip.ts", "export const wip = 1\n", "WIP: not for the remote yet")
+    (pushed.work / LOG).write_text("# Rollback Log\n")
+    with pytest.raises(GitError, match="would push more than the log"):
+        _commit(pushed)
+    assert pushed.head() == wip and pushed.remote_head() != wip
+
+
+def test_a_held_index_lock_is_reported_not_hidden(pushed: PhaseRepo) -> None:
+    (pushed.work / LOG).write_text("# Rollback Log\n")
+    lock = pushed.work / ".git" / "index.lock"
+    lock.write_text("")  # a person's git command, holding the index
+    try:
+        done = _commit(pushed)
+    finally:
+        lock.unlink()
+    assert done.commit == pushed.remote_head()
+    assert done.index_updated is False
+    assert "git add -- ROLLBACK_LOG.md" in done.pushed

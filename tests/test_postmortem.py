@@ -175,7 +175,7 @@ def test_modal_for_a_closed_or_unknown_incident_gets_an_error_in_the_modal(
         _click(local, summary, "postmortem_fill", user=ENGINEER)
         assert local.emulator.wait_for(lambda e: bool(e.open_views()), timeout=30)
         (view,) = local.emulator.open_views()
-        forged = {**view, "private_metadata": "999"}
+        forged = {**view, "private_metadata": '{"incident": 999, "shown": {}}'}
         refused = submit(local, ENGINEER, forged, {"root_cause": "x"})
         assert refused.json["response_action"] == "errors", refused
         assert "no post-mortem" in str(refused.json["errors"])
@@ -352,3 +352,28 @@ def test_stakeholders_are_told_once_the_fields_are_filled_and_only_once(sandbox:
     assert "frozen until a retry is approved" in shown
     assert after is not None and "postmortem_notify" not in str(after.blocks)
     assert [e.actor for e in events if e.action == "stakeholders_notified"] == [ENGINEER]
+
+
+def test_two_forms_at_once_never_erase_each_other_and_a_clash_is_refused_in_the_form(
+    sandbox: Sandbox,
+) -> None:
+    with running(sandbox, Clock()) as (local, _):
+        card, incident_id = rolled_back(local)
+        summary = summary_of(local, card)
+        views = []
+        for user in (ENGINEER, LEAD):  # both open the form before either saves
+            before = len(local.emulator.open_views())
+            _click(local, summary, "postmortem_fill", user=user)
+            assert local.emulator.wait_for(lambda e, n=before: len(e.open_views()) > n, timeout=30)
+            views.append(local.emulator.open_views()[-1])
+        first, second = views
+        assert submit(local, LEAD, second, {"prevention": "B's safeguard"}).status == 200
+        local.deps.work.wait_idle(60)
+        assert submit(local, ENGINEER, first, {"root_cause": "A's root cause"}).status == 200
+        local.deps.work.wait_idle(60)
+        clash = submit(local, ENGINEER, first, {"prevention": "A's other safeguard"})
+        local.deps.work.wait_idle(60)
+        fields = local.store.get_postmortem(incident_id).fields  # type: ignore[union-attr]
+    assert fields["prevention"] == "B's safeguard" and fields["root_cause"] == "A's root cause"
+    assert clash.json["response_action"] == "errors"
+    assert "postmortem_prevention" in clash.json["errors"]

@@ -98,3 +98,35 @@ def test_freeze_refuses_finishing_the_phase_until_another_orchestrator_approves_
     assert everything.count(TimelineAction.RETRY_REFUSED) == 3
     assert actions.count(TimelineAction.RETRY_APPROVED) == 1
     assert [e.details["what"] for e in refused] == ["finishing the phase", "the high-risk removal"]
+
+
+def test_ticks_from_stale_copies_add_up_and_a_second_checklist_cannot_lift_it_again(
+    sandbox: Sandbox,
+) -> None:
+    _with_orchestrators(sandbox, ORCHESTRATOR, LEAD)
+    with running(sandbox, Clock()) as (local, _):
+        _, incident_id = rolled_back(local)
+        for _ in range(2):  # two checklists for the one incident
+            local.sender.slash_command("/rollback", f"retry {incident_id}", user_id=ENGINEER)
+            assert told(local.emulator, ENGINEER, "Before Retry checklist is posted")
+            local.deps.work.wait_idle(30)
+        copies = [m for m in local.emulator.messages(CHANNEL) if m.text.startswith("Before retry")]
+        first, second = copies[0], copies[1]
+        # Both clicks come from the copy as first drawn, nothing ticked: each adds its own.
+        tick(local, first, ENGINEER, ALL_ITEMS[:2])
+        tick(local, first, LEAD, ALL_ITEMS[2:])
+        retries = [local.store.get_retry(n) for n in (1, 2)]
+        assert retries[0] is not None and set(retries[0].ticked) == set(ALL_ITEMS)
+        _click(local, checklist_of_ts(local, first.ts), "retry_approve", user=ORCHESTRATOR)
+        assert told(local.emulator, ORCHESTRATOR, "the freeze from incident")
+        tick(local, second, ENGINEER, ALL_ITEMS)
+        _click(local, checklist_of_ts(local, second.ts), "retry_approve", user=LEAD)
+        assert told(local.emulator, LEAD, "lifted already")
+        approved = local.store.get_retry(2)
+    assert approved is not None and approved.approved_by is None
+
+
+def checklist_of_ts(local: LocalSlack, ts: str) -> Message:
+    found = local.emulator.message(CHANNEL, ts)
+    assert found is not None
+    return found

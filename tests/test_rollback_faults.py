@@ -449,7 +449,10 @@ def test_remote_moved_during_the_run_stops_at_the_lease_and_abort_releases(
         plan = plan_now(local, plan.id)
         incident = incident_now(local, incident.id)
         locks = local.store.list_locks()
+        freeze = local.store.freeze_of(incident.id)
     text = str(aborted.blocks)
+    # The working copy did move back before the stop: the phase is frozen as after a rollback.
+    assert freeze is not None and freeze.lifted_at is None
     assert "at “Push with lease”" in text and "the lock is released" in text
     assert f"HEAD is at {checkpoint[:10]}" in text and "Kept*: the commits" in text
     assert action_ids(aborted) == []

@@ -362,7 +362,9 @@ def _third_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     """The post-mortem thread, the log, the retry checklist: with 10,000-character fields."""
     email = replace(incident, scenario="email", state=IncidentState.ROLLED_BACK, lesson=LONG)
     postmortem = _postmortem(email)
-    entry = LogEntry(7, NOW, LONG, "Critical", "`abc`", "`t` (`d`)", HOSTILE, (LONG,) * 3, LONG)
+    entry = LogEntry(
+        7, NOW, LONG, "Critical", _sha(2), _sha(1), HOSTILE, HOSTILE, (LONG,) * 3, LONG
+    )
     yield (
         "postmortem summary",
         build_postmortem_summary_view(email, postmortem, entry, stakeholder_channel="C0STAKE"),

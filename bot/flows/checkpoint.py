@@ -115,9 +115,24 @@ def busy_with(deps: Deps, lock: str) -> str:
     held = deps.store.get_lock(lock)
     if held is None:
         return "another operation"
-    if held.owner.startswith("rollback:"):
-        return f"{held.reason}, under way"
-    return f"{held.reason}, by @{held.owner}"
+    person = lock_holder(held.owner)
+    return f"{held.reason}, under way" if person is None else f"{held.reason}, by @{person}"
+
+
+#: Lock owners that are the bot's own work: a rollback's run, or what a person started.
+_BOT_OWNED = ("rollback:",)
+_STARTED_BY = ("drill:", "rollback-log:")
+
+
+def lock_holder(owner: str) -> str | None:
+    """Who holds a lock, as a person to name: None for a rollback's own run; for a drill or a
+    log commit, whoever started it; otherwise the owner itself."""
+    if owner.startswith(_BOT_OWNED):
+        return None
+    for prefix in _STARTED_BY:
+        if owner.startswith(prefix):
+            return owner.removeprefix(prefix)
+    return owner
 
 
 def repo_lock_name(deps: Deps) -> str:

@@ -9,14 +9,16 @@ be written again and says the same.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from actions.errors import GitError, InputError
 from actions.git import open_repo
 from actions.log_commit import commit_log_file
-from actions.rollback_log import LogEntry, code, render_log, write_log
+from actions.rollback_log import LogEntry, render_log, write_log
 from bot.deps import Deps
 from bot.flows.asker import Asker
 from bot.flows.checkpoint import busy_with, repo_lock_name
@@ -26,6 +28,7 @@ from bot.views.root_cause import QUESTIONS
 from store import Incident, IncidentState, Postmortem, Surface, TimelineAction
 
 log = logging.getLogger("rollback_bot.postmortem")
+_LOG_WRITER = threading.Lock()
 
 #: What the modal keeps of one field; the store keeps it all, views cut it for Slack.
 FIELD_LIMIT = 3000
@@ -57,6 +60,12 @@ EMAIL_FIELDS = tuple(
 AFTER_ROLLBACK = (IncidentState.ROLLED_BACK,)
 
 
+def shown_digest(text: str) -> str:
+    """A short fingerprint of a field as a form showed it: what a submission is compared to, so
+    a field nobody touched in this form is never written back over someone else's save."""
+    return hashlib.sha256(text[:FIELD_LIMIT].encode("utf-8")).hexdigest()[:16]
+
+
 def fields_for(incident: Incident) -> tuple[Field, ...]:
     return FIELDS + (EMAIL_FIELDS if incident.scenario == "email" else ())
 
@@ -84,15 +93,14 @@ def log_entry_of(deps: Deps, incident: Incident, postmortem: Postmortem | None) 
     prevention = "\n\n".join(
         text for text in (fields.get("differently", ""), fields.get("prevention", "")) if text
     )
-    target = incident.target_ref
-    to = f"{code(target)} ({code(incident.to_sha[:7])})" if target else code(incident.to_sha[:7])
     return LogEntry(
         incident_id=incident.id,
         at=postmortem.opened_at if postmortem is not None else incident.updated_at,
         trigger=incident.trigger or incident.scenario,
         severity=severity_word(incident),
-        rollback_from=code(incident.from_sha[:7]),
-        rollback_to=to,
+        from_sha=incident.from_sha,
+        to_sha=incident.to_sha,
+        to_ref=incident.target_ref,
         backup_branch=incident.backup_branch,
         impact=impact_of(deps, incident, postmortem),
         root_cause=fields.get("root_cause", ""),
@@ -150,17 +158,22 @@ def log_path(deps: Deps) -> Path:
 def write_rollback_log(deps: Deps, *, actor: str, surface: Surface) -> bool:
     """Write ROLLBACK_LOG.md from the store, and commit it when ``postmortem.commit_log``;
     True when the file changed. A commit that cannot be made leaves the file written."""
-    path = log_path(deps)
-    changed = write_log(path, render_log(log_entries(deps, limit=LOG_ENTRIES_MAX)))
-    if not changed:
+    # One writer at a time, reading the store inside: two saves at once could otherwise land
+    # the older render last (and commit it).
+    with _LOG_WRITER:
+        path = log_path(deps)
+        changed = write_log(path, render_log(log_entries(deps, limit=LOG_ENTRIES_MAX)))
+        details: dict[str, object] = {"path": deps.settings.config.postmortem.log_path}
+        # Tried even when the file did not change: a commit that failed before is made now
+        # (the commit itself is a no-op when the branch already holds this text).
+        if deps.settings.config.postmortem.commit_log:
+            details.update(_commit_log(deps, actor=actor))
+    if not changed and not details.get("committed"):
         return False
-    details: dict[str, object] = {"path": deps.settings.config.postmortem.log_path}
-    if deps.settings.config.postmortem.commit_log:
-        details.update(_commit_log(deps, actor=actor))
     deps.store.append_event(
         actor=actor, surface=surface, action=TimelineAction.ROLLBACK_LOG_WRITTEN, details=details
     )
-    return True
+    return changed
 
 
 def _commit_log(deps: Deps, *, actor: str) -> dict[str, object]:
@@ -181,7 +194,12 @@ def _commit_log(deps: Deps, *, actor: str) -> dict[str, object]:
         return {"committed": False, "problem": error.user_message}
     finally:
         deps.store.release_lock(lock, owner=owner)
-    return {"committed": done.commit is not None, "commit": done.commit, "push": done.pushed}
+    return {
+        "committed": done.commit is not None,
+        "commit": done.commit,
+        "push": done.pushed,
+        "index_updated": done.index_updated,
+    }
 
 
 def after_rollback(deps: Deps, incident_id: int, *, actor: str, surface: Surface) -> None:
@@ -194,6 +212,11 @@ def after_rollback(deps: Deps, incident_id: int, *, actor: str, surface: Surface
         thread_ts=incident.message_ts if incident is not None else None,
         impact=failing_before_rollback(deps, incident_id),
     )
+    freeze_after_rollback(deps, incident_id, actor=actor, surface=surface)
+
+
+def freeze_after_rollback(deps: Deps, incident_id: int, *, actor: str, surface: Surface) -> None:
+    """Freeze the phase for this incident's rollback, once (a retry's approval lifts it)."""
     phase = deps.settings.config.project.phase
     if deps.store.freeze_phase(phase=phase, incident_id=incident_id, by=actor):
         deps.store.append_event(

@@ -100,7 +100,9 @@ def _steps(deps: Deps, plan: Plan | None) -> tuple[DocStep, ...]:
             continue
         began = started.pop(key, None)
         seconds = (entry.at - began).total_seconds() if began is not None else None
-        steps.append(DocStep(entry.step, entry.status, seconds, entry.message[:200]))
+        steps.append(
+            DocStep(entry.step, entry.status, seconds, " ".join(entry.message.split())[:200])
+        )
     steps += [DocStep(step, "interrupted", None) for _, step in started]
     return tuple(steps)
 

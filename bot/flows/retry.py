@@ -108,19 +108,23 @@ def checklist_of(deps: Deps, retry_id: int) -> RetryChecklist:
     return RetryChecklist(retry, incident, freeze)
 
 
-def tick_items(deps: Deps, retry_id: int, ticked: set[str], *, actor: str) -> RetryChecklist:
-    """Set which items are done (the checkboxes say all of them at once)."""
-    if not ticked <= ITEM_KEYS:
+def tick_items(
+    deps: Deps, retry_id: int, *, shown: set[str], ticked: set[str], actor: str
+) -> RetryChecklist:
+    """Apply one click: what changed between the boxes the person saw ticked (``shown``) and
+    those ticked now. Applied as a change, so a click on a stale copy cannot undo another's."""
+    if not (ticked | shown) <= ITEM_KEYS:
         raise InputError("Those boxes are not on the Before Retry checklist; nothing changed.")
     checklist = checklist_of(deps, retry_id)
-    if not deps.store.tick_retry(retry_id, ticked):
+    tick, untick = ticked - shown, shown - ticked
+    if not deps.store.tick_retry(retry_id, tick=tick, untick=untick):
         raise InputError("That checklist is approved already; its boxes no longer change.")
     deps.store.append_event(
         actor=actor,
         surface=Surface.SLACK,
         action=TimelineAction.RETRY_TICKED,
         incident_id=checklist.incident.id,
-        details={"retry": retry_id, "ticked": sorted(ticked)},
+        details={"retry": retry_id, "ticked": sorted(tick), "unticked": sorted(untick)},
     )
     return checklist_of(deps, retry_id)
 
@@ -131,7 +135,8 @@ def approve_retry(
     """Approve the checklist and lift the freeze; a refusal changes nothing and is recorded."""
     checklist = checklist_of(deps, retry_id)
     retry = checklist.retry
-    problem = _approval_problem(retry, actor=actor, orchestrator=orchestrator)
+    lifted = checklist.freeze.lifted_at is not None
+    problem = _approval_problem(retry, actor=actor, orchestrator=orchestrator, lifted=lifted)
     if problem is None and not deps.store.approve_retry(retry_id, by=actor, ticked=retry.ticked):
         problem = "The checklist changed while you approved it; look again and approve once more."
     if problem is not None:
@@ -153,9 +158,13 @@ def approve_retry(
     return checklist_of(deps, retry_id)
 
 
-def _approval_problem(retry: RetryRequest, *, actor: str, orchestrator: bool) -> str | None:
+def _approval_problem(
+    retry: RetryRequest, *, actor: str, orchestrator: bool, lifted: bool
+) -> str | None:
     if retry.approved_by is not None:
         return f"This retry was approved already by {retry.approved_by}."
+    if lifted:
+        return "The freeze of this incident is lifted already: a retry was approved."
     if not orchestrator:
         return "Only an orchestrator can approve a retry."
     if actor == retry.requested_by:

@@ -20,6 +20,7 @@ from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.checkpoint import repo_lock_name
 from bot.flows.plans import ROLLBACK
+from bot.flows.postmortem import freeze_after_rollback
 from bot.flows.rollback_run import (
     RESTORE_STEP,
     Progress,
@@ -187,6 +188,10 @@ def abort_plan(deps: Deps, *, plan_id: int, attempt: int, actor: str, surface: S
             backup_branch=facts.get("backup_branch"),
             healthy=None,
         )
+    journal = deps.store.journal(plan_id)
+    if record.kind == ROLLBACK and any(e.step in ("db_apply", RESET_STEP) for e in journal):
+        # The code (or the database) did move back: the phase is frozen as after any rollback.
+        freeze_after_rollback(deps, record.incident_id, actor=actor, surface=surface)
     deps.store.release_lock(repo_lock_name(deps), owner=lock_owner(plan_id))
     deps.store.append_event(
         actor=actor,

@@ -9,6 +9,7 @@ without a word in the log, since every message in the channel comes here.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -19,10 +20,10 @@ from bot.afterack import after_ack
 from bot.deps import Deps, deps_of
 from bot.errors import reporting_errors
 from bot.flows.postmortem import (
-    FIELD_LIMIT,
     close_incident,
     fields_for,
     save_fields,
+    shown_digest,
     writable_postmortem,
     write_rollback_log,
 )
@@ -79,33 +80,54 @@ def handle_postmortem_submission(
     user = str((body.get("user") or {}).get("id") or "")
     deps = deps_of(context)
     try:
-        incident_id, fields = _submitted(deps, view)
+        incident_id, fields, conflicts = _submitted(deps, view)
     except RollbackBotError as error:
-        why = error.user_message
-        ack(response_action="errors", errors=_errors_for(view, why))
+        conflicts = _errors_for(view, error.user_message)
+    if conflicts:
+        why = "; ".join(sorted(set(conflicts.values())))
+        ack(response_action="errors", errors=conflicts)
         after_ack(context, body, None, lambda deps: _refused(deps, user, why))
         return
     ack()
     after_ack(context, body, None, lambda deps: _save(deps, client, user, incident_id, fields))
 
 
-def _submitted(deps: Deps, view: dict[str, Any]) -> tuple[int, dict[str, str]]:
-    metadata = str(view.get("private_metadata") or "")
-    if not metadata.isdigit() or not 0 < int(metadata) <= MAX_INCIDENT:
-        raise InputError("This form does not belong to an incident rollback-bot knows.")
-    incident, postmortem = writable_postmortem(deps, int(metadata))
+def _submitted(deps: Deps, view: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, str]]:
+    """(incident, the fields this form changed, errors for fields saved meanwhile by others).
+
+    A field is compared with what this form showed, not with what is stored now: one left as
+    shown is not written (so it can neither erase a newer save nor cut a text longer than the
+    form holds), and one changed here that someone else saved since is refused, in the form.
+    """
+    incident_id, shown = _metadata(view)
+    incident, postmortem = writable_postmortem(deps, incident_id)
     values = (view.get("state") or {}).get("values") or {}
-    fields = {}
+    fields, conflicts = {}, {}
     for field in fields_for(incident):
         entered = (values.get(field_block_id(field)) or {}).get(InputId.POSTMORTEM_FIELD.value)
-        typed = (entered or {}).get("value")
-        text = str(typed or "")
-        stored = postmortem.fields.get(field.key, "")
-        # A field longer than the form holds was shown cut: unchanged, it keeps its full text.
-        if stored and text == stored[:FIELD_LIMIT]:
+        text = str((entered or {}).get("value") or "")
+        was = shown.get(field.key, shown_digest(""))
+        if shown_digest(text) == was:
+            continue
+        if shown_digest(postmortem.fields.get(field.key, "")) != was:
+            conflicts[field_block_id(field)] = "Saved by someone else meanwhile: reopen the form."
             continue
         fields[field.key] = text
-    return incident.id, fields
+    return incident.id, fields, conflicts
+
+
+def _metadata(view: dict[str, Any]) -> tuple[int, dict[str, str]]:
+    try:
+        metadata = json.loads(str(view.get("private_metadata") or ""))
+    except ValueError:
+        metadata = None
+    number = metadata.get("incident") if isinstance(metadata, dict) else None
+    shown = metadata.get("shown") if isinstance(metadata, dict) else None
+    if not isinstance(number, int) or isinstance(number, bool) or not 0 < number <= MAX_INCIDENT:
+        raise InputError("This form does not belong to an incident rollback-bot knows.")
+    if not isinstance(shown, dict):
+        shown = {}
+    return number, {str(k): str(v) for k, v in shown.items()}
 
 
 def _refused(deps: Deps, user: str, why: str) -> None:

@@ -22,7 +22,7 @@ from bot.ids import ActionId
 from bot.listeners.buttons import Button, Click, Permission, register_buttons
 from bot.slack.replies import Reply
 from bot.slack.retry import redraw_checklist
-from bot.views.retry import retry_id_from, ticked_from
+from bot.views.retry import retry_id_from, shown_ticked, ticked_from
 from store import Surface, TimelineAction
 
 
@@ -37,13 +37,15 @@ def handle_retry_tick_action(
     ack()
     user = str((body.get("user") or {}).get("id") or "")
     channel = str((body.get("channel") or {}).get("id") or "")
-    retry_id, ticked = retry_id_from(action.get("block_id")), ticked_from(action)
+    block_id = action.get("block_id")
+    retry_id, ticked = retry_id_from(block_id), ticked_from(action)
+    shown = shown_ticked(body, block_id)
 
     def tick(deps: Deps) -> None:
         if not user or retry_id is None:
             raise InputError("Those boxes are not on a checklist rollback-bot made.")
         try:
-            checklist = tick_items(deps, retry_id, ticked, actor=user)
+            checklist = tick_items(deps, retry_id, shown=shown, ticked=ticked, actor=user)
         except InputError as error:
             Reply(user, channel, respond, client).say(error.user_message)
             return

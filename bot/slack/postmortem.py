@@ -189,6 +189,10 @@ def notify_stakeholders(deps: Deps, client: WebClient, incident_id: int, *, acto
         raise InputError("No postmortem.stakeholder_channel is configured; nobody was told.")
     if incident is None or postmortem is None:
         raise InputError(f"Incident #{incident_id} has no post-mortem; nobody was told.")
+    if incident.to_sha is None:
+        raise InputError(
+            f"Incident #{incident_id} was not rolled back: there is no new timeline to announce."
+        )
     if missing_fields(incident, postmortem):
         raise InputError(
             "Fill in the post-mortem first: the notice carries the new ETA and the lessons."

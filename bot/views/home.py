@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.flows.checkpoint import lock_holder
 from bot.flows.home import HomeReport
 from bot.flows.postmortem import severity_word
 from bot.views.blocks import age, context, escape, header, mention, section
@@ -39,7 +40,8 @@ def _incident_line(incident: Incident, report: HomeReport) -> str:
 
 
 def _lock_line(lock: Any, report: HomeReport) -> str:
-    who = "a rollback" if lock.owner.startswith("rollback:") else mention(lock.owner)
+    person = lock_holder(lock.owner)
+    who = "a rollback" if person is None else mention(person)
     return (
         f"• {escape(lock.reason)}, held by {who} since {age(lock.acquired_at, report.status.now)}"
     )
@@ -70,7 +72,8 @@ def build_home_view(
         if status.frozen
         else ":large_green_circle: *Not frozen*: the phase may go on."
     )
-    incidents = [_incident_line(i, report) for i in status.open_incidents]
+    newest = status.open_incidents[-INCIDENTS_SHOWN:]  # the report holds them oldest first
+    incidents = [_incident_line(i, report) for i in newest]
     locks = [_lock_line(lock, report) for lock in status.locks]
     tags = status.repo.checkpoints if status.repo is not None else ()
     checkpoints = [

@@ -7,10 +7,11 @@ and ROLLBACK_LOG.md keep the full text.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from actions.rollback_log import LogEntry
-from bot.flows.postmortem import FIELD_LIMIT, Field, fields_for, missing_fields
+from bot.flows.postmortem import FIELD_LIMIT, Field, fields_for, missing_fields, shown_digest
 from bot.flows.postmortem_doc import PostmortemFile
 from bot.ids import ActionId, BlockId, InputId, ViewId
 from bot.views.blocks import (
@@ -36,9 +37,10 @@ def field_block_id(field: Field) -> str:
     return f"postmortem_{field.key}"
 
 
-def _markdown_to_mrkdwn(text: str) -> str:
-    # The log entry's parts are Markdown the bot made: bold is *x* in Slack, code stays.
-    return text.replace("**", "*").replace("\\", "")
+def _target(entry: LogEntry) -> str:
+    # A ref name may hold <, > and & (git allows them): escaped, so it can mention nobody.
+    short = f"`{entry.to_sha[:7]}`"
+    return f"`{escape(entry.to_ref)}` ({short})" if entry.to_ref else short
 
 
 def _entry_text(entry: LogEntry) -> str:
@@ -46,8 +48,8 @@ def _entry_text(entry: LogEntry) -> str:
         f"*Rollback:* {entry.at:%Y-%m-%d %H:%M} UTC",
         f"*Trigger:* {escape(entry.trigger)}",
         f"*Severity:* {escape(entry.severity)}",
-        f"*Rollback from:* {_markdown_to_mrkdwn(entry.rollback_from)}",
-        f"*Rollback to:* {_markdown_to_mrkdwn(entry.rollback_to)}",
+        f"*Rollback from:* `{entry.from_sha[:7]}`",
+        f"*Rollback to:* {_target(entry)}",
     ]
     if entry.backup_branch:
         lines.append(f"*Backup branch:* `{escape(entry.backup_branch)}`")
@@ -103,7 +105,9 @@ def _actions(
         return []
     value = {"incident": incident.id}
     elements = [button("Fill in post-mortem", ActionId.POSTMORTEM_FILL, value, style="primary")]
-    if filled and stakeholders and postmortem.notified_at is None:
+    rolled_back = incident.state is IncidentState.ROLLED_BACK
+    # The notice tells of a rollback and a freeze: a fix forward has neither to announce.
+    if filled and stakeholders and postmortem.notified_at is None and rolled_back:
         elements.append(button("Notify stakeholders", ActionId.POSTMORTEM_NOTIFY, value))
     if filled and incident.state is IncidentState.ROLLED_BACK:
         elements.append(
@@ -130,8 +134,10 @@ def _foot(incident: Incident, postmortem: Postmortem, missing: list[Field]) -> s
     elif missing:
         names = ", ".join(field.label.lower() for field in missing)
         parts.append(f"Still to fill in: {names}. Replies in this thread go to the timeline")
-    else:
+    elif incident.state is IncidentState.ROLLED_BACK:
         parts.append("Every field is filled in. An orchestrator can close the incident")
+    else:
+        parts.append("Every field is filled in")
     if postmortem.notified_at is not None:
         parts.append(f"stakeholders told at {postmortem.notified_at:%H:%M} UTC")
     return ". ".join(parts) + "."
@@ -161,10 +167,11 @@ def build_postmortem_modal_view(incident: Incident, postmortem: Postmortem) -> d
                 "element": element,
             }
         )
+    shown = {f.key: shown_digest(postmortem.fields.get(f.key, "")) for f in fields_for(incident)}
     return {
         "type": "modal",
         "callback_id": ViewId.POSTMORTEM.value,
-        "private_metadata": str(incident.id),
+        "private_metadata": json.dumps({"incident": incident.id, "shown": shown}),
         "title": {"type": "plain_text", "text": f"Post-mortem #{incident.id}"[:_TITLE_LIMIT]},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},

@@ -3,6 +3,7 @@ freeze. Ticking is anyone's; the approval is an orchestrator's other than whoeve
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.flows.retry import ITEMS, RetryChecklist
@@ -92,13 +93,23 @@ def ticked_from(action: dict[str, Any]) -> set[str]:
     return {str(option.get("value")) for option in chosen if isinstance(option, dict)}
 
 
+def shown_ticked(body: dict[str, Any], block_id: object) -> set[str]:
+    """The boxes the clicker saw ticked: the checkboxes' initial options in the message."""
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    for block in (message or {}).get("blocks") or []:
+        if isinstance(block, dict) and block.get("block_id") == block_id:
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("type") == "checkboxes":
+                    return ticked_from({"selected_options": element.get("initial_options")})
+    return set()
+
+
 def retry_id_from(block_id: object) -> int | None:
     prefix = f"{BlockId.RETRY_ITEMS.value}-"
     text = str(block_id or "")
     number = text.removeprefix(prefix)
-    return (
-        int(number) if text.startswith(prefix) and number.isdigit() and len(number) < 10 else None
-    )
+    ours = text.startswith(prefix) and re.fullmatch(r"[0-9]{1,9}", number) is not None
+    return int(number) if ours else None
 
 
 def build_retry_posted_view(checklist: RetryChecklist) -> Message:

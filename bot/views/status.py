@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.flows.checkpoint import lock_holder
 from bot.flows.status import StatusReport
 from bot.ids import BlockId
 from bot.views.blocks import Message, age, escape, header, mention, message, section
@@ -73,9 +74,10 @@ def build_status_view(report: StatusReport) -> Message:
 
 def _lock_line(lock: Lock, now: datetime) -> str:
     since = age(lock.acquired_at, now)
-    if lock.owner.startswith("rollback:"):  # a rollback's own lock: its reason names it
+    person = lock_holder(lock.owner)
+    if person is None:  # a rollback's own lock: its reason names it
         return f"• {escape(lock.reason)}, under way since {since}"
-    return f"• {escape(lock.reason)}, held by {mention(lock.owner)} since {since}"
+    return f"• {escape(lock.reason)}, held by {mention(person)} since {since}"
 
 
 def _checkpoint_lines(report: StatusReport) -> str:
@@ -92,7 +94,8 @@ def _checkpoint_lines(report: StatusReport) -> str:
 def _incident_lines(report: StatusReport) -> str:
     if not report.open_incidents:
         return "*Open incidents*: none"
-    lines = [_incident_line(incident, report) for incident in report.open_incidents[:20]]
+    # The newest twenty (the report holds them oldest first): the older ones are counted.
+    lines = [_incident_line(incident, report) for incident in report.open_incidents[-20:]]
     more = report.open_count - 20
     if more > 0:
         lines.append(f"…and {more} more")
