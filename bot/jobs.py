@@ -19,6 +19,7 @@ from bot.flows.checkpoint import CheckpointRequest, checkpoint_list, remember_re
 from bot.flows.escalation import PAGE_KIND, page_due
 from bot.flows.fix_window import end_window
 from bot.flows.validation import run_validation
+from bot.flows.watch import run_watch_once
 from bot.flows.windows import WINDOW_KIND
 from bot.scheduler import Job
 from bot.slack.home import refresh_homes
@@ -42,6 +43,8 @@ HOME_TIMER = "home-refresh"
 HOME_KIND = "home_refresh"
 #: How soon the App Home follows a change, for those who looked at it in the last day.
 HOME_REFRESH_S = 10.0
+WATCH_TIMER = "watch"
+WATCH_KIND = "watch"
 
 
 def build_jobs(client: WebClient) -> dict[str, Job]:
@@ -63,6 +66,9 @@ def build_jobs(client: WebClient) -> dict[str, Job]:
     def home_refresh(deps: Deps, timer: Timer) -> None:
         refresh_homes(deps, client)
 
+    def watch(deps: Deps, timer: Timer) -> None:
+        run_watch(deps, client)
+
     return {
         VALIDATION_KIND: continuous_validation,
         REMINDER_KIND: checkpoint_reminder,
@@ -70,7 +76,18 @@ def build_jobs(client: WebClient) -> dict[str, Job]:
         WINDOW_KIND: fix_window_end,
         POSTMORTEM_REMINDER_KIND: postmortem_reminder,
         HOME_KIND: home_refresh,
+        WATCH_KIND: watch,
     }
+
+
+def run_watch(deps: Deps, client: WebClient) -> None:
+    """One look of the watch; an incident it opens is posted and paged like any other."""
+    run = run_watch_once(deps)
+    if run.skipped:
+        log.info("watch: %s", run.skipped)
+    if run.proposal is not None:
+        show_incident(deps, client, run.proposal)
+        follow_up(deps, client, run.proposal.incident.id)
 
 
 def run_page(deps: Deps, client: WebClient, timer: Timer) -> None:
@@ -104,6 +121,8 @@ def ensure_timers(deps: Deps) -> None:
         deps, VALIDATION_TIMER, VALIDATION_KIND, validation_s, now + timedelta(seconds=validation_s)
     )
     _ensure(deps, HOME_TIMER, HOME_KIND, HOME_REFRESH_S, now + timedelta(seconds=HOME_REFRESH_S))
+    watch_s = config.watch.interval_s
+    _ensure(deps, WATCH_TIMER, WATCH_KIND, watch_s, now + timedelta(seconds=watch_s))
     # Reminders keep the phase's cadence (T+4h, T+8h, …), whenever the bot was started.
     reminder_s = config.checkpoints.reminder_interval_h * 3600
     if reminder_s > 0:

@@ -1,5 +1,5 @@
-"""Drills on record, mixed into :class:`store.sqlite.SqliteStore`: what the confidence table
-and the high-risk removal's gate are computed from."""
+"""Drills and the watch's verdicts, mixed into :class:`store.sqlite.SqliteStore`: what the
+confidence table, the removal's gate and the watch's rollback target are computed from."""
 
 from __future__ import annotations
 
@@ -62,6 +62,34 @@ class DrillStore(StorePart):
                 )
             )
         return {row["scenario"]: _drill(row) for row in rows}
+
+    def record_commit_check(self, sha: str, *, ok: bool, failing: Sequence[str]) -> int:
+        """The watch's verdict on ``sha`` (the latest run's); how many runs it has had."""
+        with self._guard("record a commit's checklist"):
+            self._db().execute(
+                "INSERT INTO commit_checks (sha, ok, failing, at, runs) VALUES (?, ?, ?, ?, 1) "
+                "ON CONFLICT(sha) DO UPDATE SET ok = excluded.ok, failing = excluded.failing, "
+                "at = excluded.at, runs = runs + 1",
+                [sha, int(ok), json.dumps(list(failing)), stamp(self._clock())],
+            )
+            row = self._db().execute("SELECT runs FROM commit_checks WHERE sha = ?", [sha])
+            return int(row.fetchone()[0])
+
+    def commit_verdicts(self, shas: Sequence[str]) -> dict[str, bool]:
+        """The recorded verdict (green True) of each of ``shas`` that has one."""
+        if not shas:
+            return {}
+        marks = ", ".join("?" for _ in shas)
+        with self._guard("read commit verdicts"):
+            rows = (
+                self._db()
+                .execute(
+                    f"SELECT sha, ok FROM commit_checks WHERE sha IN ({marks})",  # noqa: S608
+                    list(shas),
+                )
+                .fetchall()
+            )
+        return {str(sha): bool(ok) for sha, ok in rows}
 
 
 def _drill(row: Mapping[str, Any]) -> DrillRecord:

@@ -290,7 +290,7 @@ def m008_postmortems_freezes_retries(db: Database) -> None:
 
 
 @migrations()
-def m009_drills(db: Database) -> None:
+def m009_drills_and_watch(db: Database) -> None:
     # Each practice run of the rollback, in an isolated clone: the confidence table is
     # computed from these, and a high-risk removal needs a recent passing one.
     db.table("drills").create(
@@ -320,6 +320,14 @@ def m009_drills(db: Database) -> None:
         defaults={"exercised": "[]"},
     )
     db.table("drills").create_index(["scenario", "id"])
+    # The watch's verdict on each commit it checked: the newest green one is where a rollback
+    # it proposes goes back to.
+    db.table("commit_checks").create(
+        {"sha": str, "ok": int, "failing": str, "at": str, "runs": int},
+        pk="sha",
+        not_null={"ok", "failing", "at", "runs"},
+        defaults={"failing": "[]", "runs": 1},
+    )
 
 
 def _make_append_only(db: Database, table: str) -> None:

@@ -74,6 +74,9 @@ class TimelineAction(StrEnum):
     RETRY_REFUSED = "retry_refused"
     INCIDENT_CLOSED = "incident_closed"
     DRILL_DONE = "drill_done"
+    WATCH_SWITCHED = "watch_switched"
+    WATCH_INCIDENT = "watch_incident"
+    WATCH_STILL_RED = "watch_still_red"
 
 
 class Surface(StrEnum):

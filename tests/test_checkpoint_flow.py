@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, load_config
-from bot.jobs import build_jobs, ensure_timers
+from bot.jobs import WATCH_TIMER, build_jobs, ensure_timers
 from bot.local.emulator import Message, SlackEmulator
 from bot.local.loopback import LocalSlack
 from bot.scheduler import Scheduler
@@ -249,6 +249,7 @@ def test_reminder_is_due_on_the_phase_cadence_and_its_button_creates_the_checkpo
     now = [datetime.now(UTC)]
     with LocalSlack(config, environ={}, clock=lambda: now[0], scheduler=False) as local:
         ensure_timers(local.deps)
+        local.store.cancel_timer(WATCH_TIMER)  # the watch has tests of its own
         reminder = local.store.get_timer("checkpoint-reminder")
         assert reminder is not None and reminder.due_at == started + timedelta(hours=8)
         scheduler = Scheduler(local.deps, build_jobs(local.app.client))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.jobs import HOME_TIMER, build_jobs, ensure_timers
+from bot.jobs import HOME_TIMER, WATCH_TIMER, build_jobs, ensure_timers
 from bot.local.demo.sandbox import TAG_T8, Sandbox
 from bot.local.loopback import LocalSlack
 from bot.scheduler import Scheduler
@@ -177,7 +177,11 @@ def test_no_reminder_for_a_checkpoint_that_already_exists(
     now = [started + timedelta(hours=7, minutes=59)]
     with LocalSlack(config, environ={}, clock=lambda: now[0], scheduler=False) as local:
         ensure_timers(local.deps)
-        local.store.cancel_timer(HOME_TIMER)  # its own timer; this test is about the reminder
+        for other in (
+            HOME_TIMER,
+            WATCH_TIMER,
+        ):  # timers of their own; this test is about the reminder
+            local.store.cancel_timer(other)
         scheduler = Scheduler(local.deps, build_jobs(local.app.client))
         now[0] = started + timedelta(hours=8, seconds=3)
         fired = [job for job in scheduler.tick()]

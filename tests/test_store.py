@@ -29,7 +29,7 @@ def test_store_applies_migrations_once_and_uses_wal(tmp_path: Path) -> None:
         "m006_checkpoints",
         "m007_ratings_and_notices",
         "m008_postmortems_freezes_retries",
-        "m009_drills",
+        "m009_drills_and_watch",
     ]
     assert mode == "wal"
 

@@ -11,7 +11,7 @@ import pytest
 from bot.app import create_app
 from bot.config import load_config
 from bot.deps import Deps
-from bot.jobs import VALIDATION_TIMER, build_jobs, ensure_timers
+from bot.jobs import VALIDATION_TIMER, WATCH_TIMER, build_jobs, ensure_timers
 from bot.local.demo.sandbox import TAG_T8, Sandbox, build_sandbox, start_service, stop_service
 from bot.local.emulator import Message, SlackEmulator
 from bot.local.loopback import LocalSlack
@@ -111,6 +111,7 @@ def test_continuous_validation_posts_only_when_the_verdict_changes(sandbox: Sand
         deps = Deps(settings=make_settings(config, emulator.api_url), store=store, clock=clock)
         app = create_app(deps)
         ensure_timers(deps)
+        deps.store.cancel_timer(WATCH_TIMER)  # the watch has tests of its own
         scheduler = Scheduler(deps, build_jobs(app.client))
 
         def advance_and_tick() -> None:

@@ -44,6 +44,7 @@ from bot.config.policy import parse_policy
 from bot.config.postmortem import parse_postmortem
 from bot.config.principals import principals
 from bot.config.section import Section, seconds
+from bot.config.watch import parse_watch
 
 __all__ = [
     "CheckpointsConfig",
@@ -102,6 +103,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, source: Path) -> Co
         escalation=parse_escalation(top),
         postmortem=parse_postmortem(top),
         drills=parse_drills(top),
+        watch=parse_watch(top),
     )
     top.finish()
     return config

@@ -154,6 +154,15 @@ class DrillsConfig:
 
 
 @dataclass(frozen=True)
+class WatchConfig:
+    """The watch: a look at HEAD every ``interval_s``; this many red runs open an incident."""
+
+    interval_s: float = 60.0
+    failures_before_incident: int = 2
+    enabled: bool = True  # until /rollback watch on|off says otherwise
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     path: Path
 
@@ -173,3 +182,4 @@ class Config:
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     postmortem: PostmortemConfig = field(default_factory=PostmortemConfig)
     drills: DrillsConfig = field(default_factory=DrillsConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)

@@ -40,6 +40,7 @@ from bot.flows.rollback import request_scenario, request_target
 from bot.flows.severity import Rerated, rerate
 from bot.flows.status import collect_status
 from bot.flows.validation import ChecklistSoFar, validate_now
+from bot.flows.watch import switch_watch
 from bot.ids import SlashCommand
 from bot.slack.cards import deliver_card
 from bot.slack.incidents import show_rerated
@@ -62,6 +63,7 @@ from bot.views.postmortem import (
 from bot.views.retry import build_retry_posted_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view
+from bot.views.watch import build_watch_switched_view
 from store import Surface
 
 
@@ -186,7 +188,9 @@ ROUTES: dict[type, Route] = {
         then=post_checklist,
     ),
     grammar.SeveritySet: Route(rerate, None, Reach.INCIDENT),
-    grammar.Watch: NOT_AVAILABLE,
+    grammar.Watch: Route(
+        switch_watch, lambda deps, asker, on: build_watch_switched_view(on, deps.settings.config)
+    ),
 }
 
 

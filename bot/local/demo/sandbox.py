@@ -298,6 +298,12 @@ steps = [
 [database]
 url_env = "DATABASE_URL"
 
+# The demo's tip is broken on purpose: a watch that is on would open an incident of its own
+# a minute or two in. `/rollback watch on` (as U0ORCH) shows it doing so.
+[watch]
+enabled = false
+interval_s = 60
+
 [slack]
 channel = {q(CHANNEL)}
 orchestrators = [{q(ORCHESTRATOR)}]

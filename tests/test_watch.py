@@ -1,0 +1,130 @@
+"""The watch through the real app on the demo sandbox, with the scheduler ticked on a moving
+clock: a breaking commit in the working copy opens an incident with a plan back to the last
+green commit after ``failures_before_incident`` red runs, then adds to it; off means off."""
+
+from __future__ import annotations
+
+import time
+
+from bot.jobs import WATCH_TIMER, ensure_timers
+from bot.local.demo.sandbox import TAG_T8, Sandbox
+from bot.local.loopback import LocalSlack
+from bot.scheduler import TICK_S, Scheduler
+from store import IncidentState, SqliteStore
+from tests.gitrepo import git
+from tests.slackrun import Harness, card_with
+from tests.slackrun import harness as harness  # the fixture
+from tests.test_escalation import Clock, running, tick
+from tests.test_rollback_crash import stop_cleanly
+from tests.test_rollback_flow import CHANNEL, _with_orchestrators, told
+
+ENGINEER, ORCHESTRATOR = "U0ENG", "U0ORCH"
+INTERVAL_S = 60
+
+
+def restore_green_tree(sandbox: Sandbox, **watch: str) -> str:
+    """A commit on top of the broken demo tip whose tree is the healthy T+8h checkpoint's; the
+    sandbox's watch (off in the demo) switched on, with ``watch`` keys of its own."""
+    settings = {"enabled": "true", "interval_s": "60", **watch}
+    text = sandbox.config_path.read_text()
+    section = "[watch]\n" + "".join(f"{key} = {value}\n" for key, value in settings.items())
+    start = text.index("[watch]\n")
+    end = text.index("\n[", start + 1) + 1
+    sandbox.config_path.write_text(text[:start] + section + text[end:])
+    repo = sandbox.repo
+    git(repo, "read-tree", "-u", "--reset", TAG_T8)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "fix(phase2): restore the email config")
+    git(repo, "push", "-q", "origin", "HEAD")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def only_watch(local: LocalSlack) -> None:
+    ensure_timers(local.deps)
+    for timer in ("continuous-validation", "checkpoint-reminder", "home-refresh"):
+        local.store.cancel_timer(timer)
+
+
+def look(local: LocalSlack, scheduler: Scheduler, clock: Clock) -> int:
+    clock.advance(seconds=INTERVAL_S + 1)
+    return tick(local, scheduler)
+
+
+def test_a_breaking_commit_opens_one_incident_with_a_plan_to_the_last_green_commit(
+    sandbox: Sandbox,
+) -> None:
+    green = restore_green_tree(sandbox)
+    clock = Clock()
+    with running(sandbox, clock) as (local, scheduler):
+        only_watch(local)
+        assert look(local, scheduler, clock) == 1
+        assert local.store.commit_verdicts([green]) == {green: True}
+        assert look(local, scheduler, clock) == 1  # green and unmoved: nothing to run
+        (sandbox.repo / "server" / "email-config.ts").unlink()
+        git(sandbox.repo, "commit", "-q", "-am", "refactor: drop the email config")
+        bad = git(sandbox.repo, "rev-parse", "HEAD")
+        look(local, scheduler, clock)  # red once: not yet an incident
+        assert local.store.list_incidents() == []
+        look(local, scheduler, clock)  # red twice: the incident, with its plan
+        (incident,) = local.store.list_incidents()
+        look(local, scheduler, clock)  # still red: added to that incident, not a second one
+        incidents = local.store.list_incidents(states=list(IncidentState))
+        (plan,) = local.store.plans_of(incident.id)
+        events = [e.action.value for e in local.store.timeline(incident_id=incident.id)]
+        card = [m for m in local.emulator.messages(CHANNEL) if "awaits approval" in m.text]
+    assert len(incidents) == 1 and incident.state is IncidentState.AWAITING_APPROVAL
+    assert incident.trigger.startswith(f"validation failing since {bad[:7]}")
+    assert "email" in incident.trigger
+    assert plan.body["target_sha"] == green and plan.body["head_sha"] == bad
+    assert card, "the proposal was not posted"
+    assert "watch_incident" in events and "watch_still_red" in events
+    assert local.store.commit_verdicts([bad]) == {bad: False}
+
+
+def test_only_an_orchestrator_switches_the_watch_and_off_means_nothing_runs(
+    sandbox: Sandbox,
+) -> None:
+    _with_orchestrators(sandbox, ORCHESTRATOR)
+    restore_green_tree(sandbox)
+    clock = Clock()
+    with running(sandbox, clock) as (local, scheduler):
+        only_watch(local)
+        local.sender.slash_command("/rollback", "watch off", user_id=ENGINEER)
+        assert told(local.emulator, ENGINEER, "Only an orchestrator can switch the watch")
+        local.sender.slash_command("/rollback", "watch off", user_id=ORCHESTRATOR)
+        assert told(local.emulator, ORCHESTRATOR, "The watch is off")
+        local.deps.work.wait_idle(30)
+        look(local, scheduler, clock)
+        head = git(sandbox.repo, "rev-parse", "HEAD")
+        verdicts = local.store.commit_verdicts([head])
+        switched = [e for e in local.store.timeline() if e.action == "watch_switched"]
+        timer = local.store.get_timer(WATCH_TIMER)
+    assert verdicts == {}  # nothing was checked while off
+    assert [(e.actor, e.details["on"]) for e in switched] == [(ORCHESTRATOR, False)]
+    assert timer is not None and timer.interval_s == INTERVAL_S
+
+
+def test_serve_watch_opens_the_incident_within_its_intervals(harness: Harness) -> None:
+    sandbox = harness.sandbox
+    green = restore_green_tree(sandbox, interval_s="1", failures_before_incident="2")
+    process, _ = harness.serve()
+
+    def verdict(sha: str) -> bool | None:
+        store = SqliteStore(sandbox.store_path)
+        try:
+            return store.commit_verdicts([sha]).get(sha)
+        finally:
+            store.close()
+
+    deadline = time.monotonic() + 60
+    while verdict(green) is None and time.monotonic() < deadline:
+        harness.emulator.wait_for_change(harness.emulator.version, timeout=0.5)
+    assert verdict(green) is True
+    (sandbox.repo / "server" / "email-config.ts").unlink()
+    git(sandbox.repo, "commit", "-q", "-am", "refactor: drop the email config")
+    broke_at = time.monotonic()
+    card = card_with(harness.emulator, "awaits approval", timeout=90)
+    took = time.monotonic() - broke_at
+    stop_cleanly(process)
+    # Two intervals, the scheduler's tick for each, and two checklists (one with a restart).
+    assert took < 2 * (1 + TICK_S) + 2 * 15, took
+    assert "validation failing since" in str(card.blocks)
