@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import git
 
@@ -97,6 +97,15 @@ def _commit_and_push(
         raise GitError(
             f"{branch} moved meanwhile ({moved.complaint()}); the log was not committed."
         )
+    _push_or_take_back(repo, remote, branch, previous, commit, deadline)
+    return _stage_in_index(repo, branch, remote, commit, blob, path)
+
+
+def _push_or_take_back(
+    repo: git.Repo, remote: str, branch: str, previous: str, commit: str, deadline: Deadline
+) -> None:
+    """Push the branch, never forced; a refused push moves the local branch back."""
+    ref = f"refs/heads/{branch}"
     pushed = run_git(
         repo,
         ["push", "--porcelain", "--end-of-options", remote, f"{ref}:{ref}"],
@@ -104,7 +113,7 @@ def _commit_and_push(
         env=NETWORK_ENV,
     )
     if not pushed.ok and _remote_tip(repo, remote, ref, Deadline(UNDO_TIMEOUT_S)) == commit:
-        pushed = replace(pushed, status=0)  # git gave up waiting, yet the remote has it
+        return  # git gave up waiting, yet the remote has it
     if not pushed.ok:
         run_git(
             repo,
@@ -116,8 +125,13 @@ def _commit_and_push(
             f"{remote} refused the log commit ({reason}); the branch is back where it was and "
             "the log stays in the working copy."
         )
-    # The index must now match the new commit for this one file: otherwise the next ordinary
-    # `git commit` would take the log back out of the branch. A held index.lock is retried.
+
+
+def _stage_in_index(
+    repo: git.Repo, branch: str, remote: str, commit: str, blob: str, path: str
+) -> LogCommit:
+    """The index must now match the new commit for this one file: otherwise the next ordinary
+    `git commit` would take the log back out of the branch. A held index.lock is retried."""
     cacheinfo = f"100644,{blob},{path}"
     for attempt in range(INDEX_ATTEMPTS):
         staged = run_git(repo, ["update-index", "--add", "--cacheinfo", cacheinfo], UNDO_TIMEOUT_S)

@@ -67,9 +67,9 @@ def test_bad_input_gets_ephemeral_with_valid_forms_and_changes_nothing(local: Lo
 
 
 def test_known_but_unshipped_request_says_so(local: LocalSlack) -> None:
-    local.sender.slash_command("/rollback", "drill critical", user_id="U0ENG")
+    local.sender.slash_command("/rollback", "remove server/email.ts", user_id="U0ENG")
     reply = _reply(local.emulator)[0]
-    assert "`/rollback drill` is understood, but this version" in reply.text
+    assert "`/rollback remove` is understood, but this version" in reply.text
     assert local.store.list_incidents() == []
 
 
