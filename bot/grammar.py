@@ -44,6 +44,7 @@ ROLLBACK_USAGE: dict[str, str] = {
     "close": "/rollback close <incident> [note]",
     "postmortem": "/rollback postmortem <incident>",
     "watch": "/rollback watch <on|off>",
+    "bisect": "/rollback bisect <incident>",
     "cherry-pick": "/rollback cherry-pick <incident> <commit>...",
 }
 CHECKPOINT_USAGE = (
@@ -128,6 +129,11 @@ class PostmortemFile:
 
 
 @dataclass(frozen=True)
+class Bisect:
+    incident: int
+
+
+@dataclass(frozen=True)
 class Watch:
     on: bool
 
@@ -161,7 +167,7 @@ class SeveritySet:
 
 RollbackRequest = (
     Help | Status | Validate | Scenario | Blocker | RollbackTo | Log | Drill | Remove | Retry
-) | (CherryPick | Close | PostmortemFile | Watch)
+) | (CherryPick | Close | PostmortemFile | Watch | Bisect)
 CheckpointRequest = CheckpointCreate | CheckpointList
 Request = RollbackRequest | CheckpointRequest | SeveritySet
 _Parser = Callable[[str], RollbackRequest]
@@ -326,6 +332,7 @@ _ROLLBACK_PARSERS: dict[str, _Parser] = {
     "close": _parse_close,
     "postmortem": _parse_postmortem,
     "watch": _parse_watch,
+    "bisect": lambda rest: Bisect(incident=incident_id(rest)),
     "cherry-pick": _parse_cherry_pick,
 }
 

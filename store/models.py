@@ -74,6 +74,7 @@ class TimelineAction(StrEnum):
     RETRY_REFUSED = "retry_refused"
     INCIDENT_CLOSED = "incident_closed"
     DRILL_DONE = "drill_done"
+    BISECT_DONE = "bisect_done"
     WATCH_SWITCHED = "watch_switched"
     WATCH_INCIDENT = "watch_incident"
     WATCH_STILL_RED = "watch_still_red"

@@ -30,6 +30,7 @@ EXAMPLES: dict[type, tuple[str, str]] = {
     grammar.Close: ("/rollback", "close 4 fixed in the retry"),
     grammar.PostmortemFile: ("/rollback", "postmortem 4"),
     grammar.Watch: ("/rollback", "watch off"),
+    grammar.Bisect: ("/rollback", "bisect 4"),
     grammar.CheckpointCreate: ("/checkpoint", "T+4h customers"),
     grammar.CheckpointList: ("/checkpoint", "list"),
     grammar.SeveritySet: ("/severity", "4 #2 getting worse"),

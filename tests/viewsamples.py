@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from actions.bisect import BisectResult, Verdict
 from actions.checkpoint import CheckpointInfo, CheckpointResult
 from actions.checkpoint_names import CheckpointNames
 from actions.checks.checklist import ChecklistResult
@@ -22,6 +23,7 @@ from actions.git import CheckpointTag, RepoStatus
 from actions.rollback_log import LogEntry
 from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
 from bot.config import SlackConfig
+from bot.flows.bisect import BisectReport
 from bot.flows.checkpoint import CheckpointOutcome, CheckpointRequest
 from bot.flows.cherry_pick import PickProposal
 from bot.flows.drill import STEPS, Confidence, DrillProgress
@@ -39,6 +41,7 @@ from bot.flows.severity import Rerated
 from bot.flows.status import StatusReport
 from bot.flows.validation import ValidationReport
 from bot.grammar import Scenario
+from bot.views.bisect import build_bisect_posted_view, build_bisect_report_view
 from bot.views.blocker import build_rating_done_view, build_rating_request_view
 from bot.views.blocks import Message
 from bot.views.cards import build_card_view, build_progress_card_view
@@ -395,6 +398,18 @@ def _third_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     record = _confidence()[1].drill
     yield "drill done", build_drill_result_view(replace(drill, record=record), _confidence())
     yield "status with confidence", build_status_view(replace(_status(), confidence=_confidence()))
+    yield from _bisect_views(email)
+
+
+def _bisect_views(incident: Incident) -> Iterator[tuple[str, Message]]:
+    commits = tuple(_sha(400 + i) for i in range(64))
+    judged = tuple((sha, Verdict.BAD) for sha in commits[:7])
+    found = BisectResult(commits[31], (commits[31],), judged)
+    report = BisectReport(incident, found, commits, commits[:31], HOSTILE, LONG, (HOSTILE,) * 30)
+    yield "bisect report", build_bisect_report_view(report)
+    yield "bisect posted", build_bisect_posted_view(report)
+    unsure = BisectReport(incident, BisectResult(None, commits, judged), commits, ())
+    yield "bisect unsure", build_bisect_report_view(unsure)
 
 
 def sample_modals() -> Iterator[tuple[str, dict[str, Any]]]:

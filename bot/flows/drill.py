@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import httpx
 
+from actions.checks.checklist import ChecklistResult
 from actions.checks.service import wait_until_healthy
 from actions.drill import (
     ScratchRepo,
@@ -65,7 +66,9 @@ def run_drill(deps: Deps, request: grammar.Drill, asker: Asker) -> DrillProgress
     scratch = Path(tempfile.mkdtemp(prefix="rollback-bot-drill-"))
     verified_by, drilled, problem = "git", None, ""
     try:
-        repo = _step(progress, asker, CLONE, lambda: _clone(deps, scratch, asker.actor))
+        repo = _step(
+            progress, asker, CLONE, lambda: clone_under_lock(deps, scratch, f"drill:{asker.actor}")
+        )
         drilled = repo.drilled
         _step(
             progress,
@@ -125,12 +128,13 @@ def _step(progress: DrillProgress, asker: Asker, name: str, run: Callable[[], T]
     return result
 
 
-def _clone(deps: Deps, scratch: Path, actor: str) -> ScratchRepo:
+def clone_under_lock(deps: Deps, scratch: Path, owner: str) -> ScratchRepo:
+    """The isolated clone, the repository lock held only while it is taken."""
     config = deps.settings.config
     lock = repo_lock_name(deps)
-    owner = f"drill:{actor}"
-    if not deps.store.acquire_lock(lock, owner=owner, reason="drill: cloning the repository"):
-        raise GitError(f"The repository is busy ({busy_with(deps, lock)}); drill again after it.")
+    what = owner.split(":", 1)[0]
+    if not deps.store.acquire_lock(lock, owner=owner, reason=f"{what}: cloning the repository"):
+        raise GitError(f"The repository is busy ({busy_with(deps, lock)}); try again after it.")
     try:
         return clone_for_drill(
             source=config.git.path,
@@ -150,7 +154,17 @@ def _verify(deps: Deps, repo: ScratchRepo, plan: RollbackPlan, scratch: Path) ->
     return _checklist_on_scratch(deps, command, repo.clone, scratch)
 
 
-def _checklist_on_scratch(deps: Deps, command: str, clone: Path, scratch: Path) -> str:
+@dataclass(frozen=True)
+class ScratchRun:
+    """The checklist on a scratch service, or why the service never answered."""
+
+    base_url: str
+    checklist: ChecklistResult | None  # None: the service did not start
+    problem: str = ""
+
+
+def check_on_scratch(deps: Deps, command: str, clone: Path, scratch: Path) -> ScratchRun:
+    """Serve ``clone`` with ``drills.scratch_command``, run the checklist, stop it."""
     config = deps.settings.config
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -165,8 +179,17 @@ def _checklist_on_scratch(deps: Deps, command: str, clone: Path, scratch: Path) 
             )
         if not health.ok:
             tail = " / ".join(service.log_tail(3))
-            raise InputError(f"The scratch service did not start ({health.reason}). {tail}")
-        checklist = run_scratch_checklist(deps, base_url=base, cwd=clone)
+            return ScratchRun(
+                base, None, f"the scratch service did not start ({health.reason}). {tail}"
+            )
+        return ScratchRun(base, run_scratch_checklist(deps, base_url=base, cwd=clone))
+
+
+def _checklist_on_scratch(deps: Deps, command: str, clone: Path, scratch: Path) -> str:
+    run = check_on_scratch(deps, command, clone, scratch)
+    checklist, base = run.checklist, run.base_url
+    if checklist is None:
+        raise InputError(f"{run.problem[:1].upper()}{run.problem[1:]}")
     if not checklist.ok:
         failing = ", ".join(result.name for result in checklist.failing)
         raise InputError(f"The checklist failed on the scratch service: {failing}.")

@@ -28,6 +28,7 @@ from bot.afterack import after_ack
 from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.asker import Asker
+from bot.flows.bisect import run_bisect
 from bot.flows.blocker import report_blocker
 from bot.flows.checkpoint import checkpoint_list, checkpoint_now
 from bot.flows.cherry_pick import request_cherry_pick
@@ -46,9 +47,10 @@ from bot.slack.cards import deliver_card
 from bot.slack.incidents import show_rerated
 from bot.slack.messages import LiveMessage
 from bot.slack.orchestrators import is_orchestrator
-from bot.slack.postmortem import show_closed, upload_postmortem
+from bot.slack.postmortem import post_bisect_report, show_closed, upload_postmortem
 from bot.slack.replies import Reply
 from bot.slack.retry import post_checklist
+from bot.views.bisect import build_bisect_posted_view
 from bot.views.blocks import Message
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
 from bot.views.drill import build_drill_progress_view, build_drill_result_view
@@ -188,6 +190,12 @@ ROUTES: dict[type, Route] = {
         then=post_checklist,
     ),
     grammar.SeveritySet: Route(rerate, None, Reach.INCIDENT),
+    grammar.Bisect: Route(
+        run_bisect,
+        lambda deps, asker, report: build_bisect_posted_view(report),
+        notice="Bisecting the removed commits in an isolated clone, the checklist as the test…",
+        then=post_bisect_report,
+    ),
     grammar.Watch: Route(
         switch_watch, lambda deps, asker, on: build_watch_switched_view(on, deps.settings.config)
     ),

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from actions.errors import InputError
 from bot.deps import Deps
+from bot.flows.bisect import BisectReport
 from bot.flows.postmortem import (
     log_entry_of,
     missing_fields,
@@ -23,6 +24,7 @@ from bot.flows.postmortem import (
 )
 from bot.flows.postmortem_doc import PostmortemFile
 from bot.slack.messages import SLACK_FAILURES, LiveMessage, slack_problem
+from bot.views.bisect import build_bisect_report_view
 from bot.views.postmortem import (
     build_postmortem_summary_view,
     build_reminder_view,
@@ -95,6 +97,19 @@ def show_closed(deps: Deps, client: WebClient, incident: Incident) -> Incident:
     refresh_summary(deps, client, incident.id)
     write_rollback_log(deps, actor=incident.resolved_by or "bot", surface=Surface.SLACK)
     return incident
+
+
+def post_bisect_report(deps: Deps, client: WebClient, report: BisectReport) -> BisectReport:
+    """The bisect's report in the incident's post-mortem thread (under the card without one)."""
+    incident = report.incident
+    postmortem = deps.store.get_postmortem(incident.id)
+    thread = (postmortem.thread_ts if postmortem is not None else None) or incident.message_ts
+    view = build_bisect_report_view(report)
+    if not LiveMessage(client, incident.channel).start(
+        {**view, **({"thread_ts": thread} if thread else {})}
+    ):
+        raise InputError(f"Slack would not post the bisect's report in #{incident.channel}.")
+    return report
 
 
 def upload_postmortem(deps: Deps, client: WebClient, file: PostmortemFile) -> PostmortemFile:

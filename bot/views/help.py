@@ -20,6 +20,7 @@ _HELP_LINES = {
     "close": "close a rolled-back incident once its post-mortem is filled in (orchestrators)",
     "postmortem": "the incident's Markdown post-mortem, as a file in its thread",
     "watch": "turn the watch for bad commits on or off (orchestrators)",
+    "bisect": "name the first bad commit among those a rollback removed",
     "cherry-pick": "bring good commits back from an incident's backup branch",
 }
 
