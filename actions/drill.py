@@ -15,6 +15,7 @@ The caller removes the scratch folder, whatever happens.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,37 +45,25 @@ class ScratchRepo:
 
 
 def clone_for_drill(*, source: Path, branch: str, scratch: Path, timeout_s: float) -> ScratchRepo:
-    """A local clone of ``branch`` in ``scratch``, its origin a fresh bare repository there."""
+    """A local clone of ``branch`` in ``scratch``, its origin a scratch bare repository.
+
+    Both are local clones (objects hard-linked, never copied or pushed), so a long history
+    costs the drill little more than the rollback it practises.
+    """
     require_ref_name(branch, what="branch name")
     live = git.Repo(source)
     drilled = git_ok(live, ["rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}"], timeout_s)
     remote, clone = scratch / "remote.git", scratch / "clone"
-    parent = git.Repo.init(scratch / "remote.git", bare=True)
-    parent.close()
-    git_ok(
-        live,
-        [
-            "clone",
-            "--quiet",
-            "--local",
-            "--no-checkout",
-            "--branch",
-            branch,
-            "--",
-            str(source),
-            str(clone),
-        ],
-        timeout_s,
-    )
+    one_branch = ["--local", "--single-branch", "--branch", branch, "--", str(source)]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="drill-clone") as pool:
+        bare = pool.submit(
+            git_ok, live, ["clone", "--quiet", "--bare", *one_branch, str(remote)], timeout_s
+        )
+        work = pool.submit(git_ok, live, ["clone", "--quiet", *one_branch, str(clone)], timeout_s)
+        bare.result(), work.result()
     repo = git.Repo(clone)
     git_ok(repo, ["remote", "set-url", "origin", str(remote)], timeout_s)
     git_ok(repo, ["checkout", "--quiet", "-B", branch, drilled], timeout_s)
-    git_ok(
-        repo,
-        ["push", "--quiet", "origin", f"refs/heads/{branch}:refs/heads/{branch}"],
-        timeout_s,
-        env=NETWORK_ENV,
-    )
     return ScratchRepo(clone, remote, drilled)
 
 
@@ -82,12 +71,6 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
     """The procedure's step: the test branch, its intentional break committed and tagged."""
     repo = git.Repo(scratch.clone)
     git_ok(repo, ["checkout", "--quiet", "-b", TEST_BRANCH], timeout_s)
-    git_ok(
-        repo,
-        ["push", "--quiet", "origin", f"refs/heads/{TEST_BRANCH}:refs/heads/{TEST_BRANCH}"],
-        timeout_s,
-        env=NETWORK_ENV,
-    )
     broken = next((name for name in BROKEN_FILES if (scratch.clone / name).is_file()), None)
     path = scratch.clone / (broken or FALLBACK_FILE)
     with path.open("a", encoding="utf-8") as out:
@@ -101,6 +84,13 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
         config=identity,
     )
     git_ok(repo, ["tag", "--end-of-options", BROKEN_TAG], timeout_s, config=identity)
+    # On the remote too, as a broken commit that needs rolling back is.
+    git_ok(
+        repo,
+        ["push", "--quiet", "origin", f"refs/heads/{TEST_BRANCH}:refs/heads/{TEST_BRANCH}"],
+        timeout_s,
+        env=NETWORK_ENV,
+    )
     return git_ok(repo, ["rev-parse", "HEAD"], timeout_s)
 
 
@@ -109,12 +99,6 @@ def roll_back_test_branch(
 ) -> RollbackPlan:
     """`git reset --hard HEAD~1`, as the bot does it: plan, backup pushed, reset, leased push."""
     repo = git.Repo(scratch.clone)
-    git_ok(
-        repo,
-        ["push", "--quiet", "origin", f"{TEST_BRANCH}:{TEST_BRANCH}"],
-        timeout_s,
-        env=NETWORK_ENV,
-    )
     target = git_ok(repo, ["rev-parse", "--verify", "HEAD~1"], timeout_s)
     plan = plan_rollback(
         repo=repo,
