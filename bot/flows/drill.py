@@ -74,7 +74,10 @@ def run_drill(deps: Deps, request: grammar.Drill, asker: Asker) -> DrillProgress
             progress,
             asker,
             "break",
-            lambda: break_on_test_branch(scratch=repo, timeout_s=STEP_TIMEOUT_S),
+            lambda: (
+                f"tagged test-broken at "
+                f"{break_on_test_branch(scratch=repo, timeout_s=STEP_TIMEOUT_S)[:7]}"
+            ),
         )
         plan = _step(
             progress,
