@@ -4,8 +4,8 @@ Pure: the commits (oldest first) and a ``judge`` that says good, bad or skip for
 What is known going in is the procedure's: the rollback target (just before the first commit)
 was good, and the last commit was bad, which is why it was rolled back. Each step judges the
 commit halfway between the newest known good and the oldest known bad, so n commits take at
-most ceil(log2 n) judgements, plus one per commit that cannot be judged (skipped, as
-``git bisect skip`` would, and its neighbours tried instead).
+most ceil(log2 n) judgements. A commit that cannot be judged is skipped, as ``git bisect
+skip`` would, and the nearest one to the middle tried instead, which costs a few more.
 """
 
 from __future__ import annotations

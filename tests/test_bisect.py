@@ -1,5 +1,5 @@
 """The bisect's search, as a table and as properties: it names the first bad commit in at most
-ceil(log2 n) judgements, and one more per commit it has to skip."""
+ceil(log2 n) judgements when every commit can be judged, and steps over the ones it cannot."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from store import IncidentState, SqliteStore
 from tests.gitrepo import git
 from tests.slackrun import Harness, card_with
 from tests.slackrun import harness as harness  # the fixture
+from tests.test_edge_delivery import _click
 from tests.test_escalation import Clock, running, tick
 from tests.test_rollback_crash import stop_cleanly
 from tests.test_rollback_flow import CHANNEL, _with_orchestrators, told
@@ -36,6 +37,12 @@ def restore_green_tree(sandbox: Sandbox, **watch: str) -> str:
     git(repo, "commit", "-q", "--allow-empty", "-m", "fix(phase2): restore the email config")
     git(repo, "push", "-q", "origin", "HEAD")
     return git(repo, "rev-parse", "HEAD")
+
+
+def card_ts(local: LocalSlack) -> str:
+    (incident,) = local.store.list_incidents(states=list(IncidentState))
+    assert incident.message_ts is not None
+    return incident.message_ts
 
 
 def only_watch(local: LocalSlack) -> None:
@@ -67,15 +74,20 @@ def test_a_breaking_commit_opens_one_incident_with_a_plan_to_the_last_green_comm
         look(local, scheduler, clock)  # red twice: the incident, with its plan
         (incident,) = local.store.list_incidents()
         look(local, scheduler, clock)  # still red: added to that incident, not a second one
+        card_now = local.emulator.message(CHANNEL, card_ts(local))
+        assert card_now is not None
+        _click(local, card_now, "rollback_reject")
+        local.deps.work.wait_idle(30)
+        look(local, scheduler, clock)
+        look(local, scheduler, clock)  # rejected: the same bad commit is not reported again
         incidents = local.store.list_incidents(states=list(IncidentState))
         (plan,) = local.store.plans_of(incident.id)
         events = [e.action.value for e in local.store.timeline(incident_id=incident.id)]
-        card = [m for m in local.emulator.messages(CHANNEL) if "awaits approval" in m.text]
-    assert len(incidents) == 1 and incident.state is IncidentState.AWAITING_APPROVAL
+    assert len(incidents) == 1 and incidents[0].state is IncidentState.REJECTED
     assert incident.trigger.startswith(f"validation failing since {bad[:7]}")
     assert "email" in incident.trigger
     assert plan.body["target_sha"] == green and plan.body["head_sha"] == bad
-    assert card, "the proposal was not posted"
+    assert "awaits approval" in card_now.text, "the proposal was not posted"
     assert "watch_incident" in events and "watch_still_red" in events
     assert local.store.commit_verdicts([bad]) == {bad: False}
 

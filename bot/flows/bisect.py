@@ -65,6 +65,8 @@ def run_bisect(deps: Deps, request: grammar.Bisect, asker: Asker) -> BisectRepor
             )
             if not moved.ok:
                 return Verdict.SKIP
+            # Nothing the commit judged before left (build output, generated files) may serve.
+            run_git(clone, ["clean", "-ffdxq"], GIT_TIMEOUT_S)
             run = check_on_scratch(deps, command, repo.clone, scratch)
             if run.checklist is None:
                 failing[sha] = ("server starts",)
@@ -93,6 +95,14 @@ def run_bisect(deps: Deps, request: grammar.Bisect, asker: Asker) -> BisectRepor
 
 def _removed_commits(deps: Deps, incident: Incident) -> tuple[str, ...]:
     live = git.Repo(deps.settings.config.git.path)
+    span = f"{incident.to_sha}..{incident.from_sha}"
+    counted = run_git(live, ["rev-list", "--count", "--first-parent", span, "--"], GIT_TIMEOUT_S)
+    if counted.ok and counted.out.isdecimal() and int(counted.out) > MAX_COMMITS:
+        # --max-count keeps the newest: the oldest would be dropped and wrongly assumed good.
+        raise InputError(
+            f"Incident #{incident.id}'s rollback removed {counted.out} commits; the bisect takes "
+            f"at most {MAX_COMMITS}. Bisect by hand from the backup branch."
+        )
     listed = run_git(
         live,
         ["rev-list", "--reverse", "--first-parent", f"--max-count={MAX_COMMITS}",

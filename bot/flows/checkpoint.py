@@ -121,7 +121,7 @@ def busy_with(deps: Deps, lock: str) -> str:
 
 #: Lock owners that are the bot's own work: a rollback's run, or what a person started.
 _BOT_OWNED = ("rollback:",)
-_STARTED_BY = ("drill:", "rollback-log:")
+_STARTED_BY = ("drill:", "bisect:", "rollback-log:", "watch:")
 
 
 def lock_holder(owner: str) -> str | None:

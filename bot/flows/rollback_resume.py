@@ -101,9 +101,17 @@ def _next_after(steps: tuple[Step, ...], finished: str | None) -> str:
     return names[min(index, len(names) - 1)]
 
 
+#: Locks held only for a moment by a running process (a drill's or a bisect's clone, a log
+#: commit): at start-up, no process holds them any more.
+_MOMENTARY = ("drill:", "bisect:", "rollback-log:")
+
+
 def _release_stale_locks(deps: Deps) -> None:
     # A crash between "record" and "unlock" leaves a finished plan's lock behind.
     for lock in deps.store.list_locks():
+        if lock.owner.startswith(_MOMENTARY):
+            deps.store.release_lock(lock.name, owner=lock.owner)
+            continue
         plan_id = plan_of_lock_owner(lock.owner)
         record = deps.store.get_plan(plan_id) if plan_id is not None else None
         if record is not None and record.state.is_final:

@@ -164,7 +164,9 @@ def run_scratch_checklist(deps: Deps, *, base_url: str, cwd: Path) -> ChecklistR
     )
     offline = replace(deps, settings=replace(deps.settings, config=scratch, database_url=None))
     with httpx.Client(timeout=config.checks.timeout_s, follow_redirects=False) as http:
-        checks = _checks(offline, http, include_health=True)
+        # A clone's own validate script gets no secret of the bot's: its own PATH and HOME only.
+        scratch_env = {"PATH": deps.settings.tool_path, "HOME": str(cwd)}
+        checks = _checks(offline, http, include_health=True, env=scratch_env)
         return run_checklist(checks, timeout_s=config.checks.checklist_timeout_s)
 
 
@@ -224,7 +226,13 @@ def _scan_log(deps: Deps, since: int) -> CheckResult | None:
     return check_log(scan)
 
 
-def _checks(deps: Deps, http: httpx.Client, *, include_health: bool) -> list[Check]:
+def _checks(
+    deps: Deps,
+    http: httpx.Client,
+    *,
+    include_health: bool,
+    env: dict[str, str] | None = None,
+) -> list[Check]:
     config = deps.settings.config
     service, limits = config.service, config.checks
     base = service.base_url
@@ -258,6 +266,7 @@ def _checks(deps: Deps, http: httpx.Client, *, include_health: bool) -> list[Che
                 lambda: run_validate_command(
                     command=command,
                     cwd=config.git.path,
+                    env=env,
                     timeout_s=service.validate_timeout_s,
                     secrets=deps.settings.secret_values(),
                 ),

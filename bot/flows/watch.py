@@ -13,6 +13,7 @@ drill's clone). ``/rollback watch on|off`` (orchestrators) switches it, recorded
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 
 from actions.errors import InputError, RollbackBotError
@@ -66,7 +67,29 @@ def switch_watch(deps: Deps, request: grammar.Watch, asker: Asker) -> bool:
     return request.on
 
 
+#: One look at a time: a look (a restart and a checklist) can outlast the interval.
+_LOOKING = threading.Lock()
+#: Incidents the watch adds to: still waiting for a decision or a fix, not already rolled back.
+JOINABLE = (
+    IncidentState.OPEN,
+    IncidentState.AWAITING_RATING,
+    IncidentState.FIXING,
+    IncidentState.AWAITING_APPROVAL,
+    IncidentState.ROLLING_BACK,
+    IncidentState.STOPPED,
+)
+
+
 def run_watch_once(deps: Deps) -> WatchRun:
+    if not _LOOKING.acquire(blocking=False):
+        return WatchRun(None, skipped="the previous look is still running")
+    try:
+        return _look(deps)
+    finally:
+        _LOOKING.release()
+
+
+def _look(deps: Deps) -> WatchRun:
     config = deps.settings.config
     if not watch_enabled(deps):
         return WatchRun(None, skipped="the watch is off")
@@ -80,36 +103,46 @@ def run_watch_once(deps: Deps) -> WatchRun:
         return WatchRun(None, skipped="the repository has no commit")
     known = deps.store.commit_verdicts([head]).get(head)
     if known is True:
+        deps.store.write_value(REDS_KEY, "{}")  # back on a green commit: the count starts over
         return WatchRun(head, skipped="HEAD is green and has not moved")
     report = run_validation(deps, actor=WATCHER, surface=Surface.SCHEDULER, restart=known is None)
     failing = tuple(result.name for result in report.checklist.failing)
+    after, _ = read_head(repo=open_repo(config.git.path))
+    if after != head or deps.store.get_lock(lock) is not None:
+        # HEAD moved (or a rollback began) while the checklist ran: it judged no one commit.
+        return WatchRun(head, skipped="HEAD moved during the checklist; the next look judges it")
     deps.store.record_commit_check(head, ok=report.ok, failing=failing)
     if report.ok:
         deps.store.write_value(REDS_KEY, "{}")
         return WatchRun(head, ok=True)
-    since, reds = _count_red(deps, head)
-    run = WatchRun(head, ok=False, failing=failing, reds=reds)
-    if reds < config.watch.failures_before_incident:
+    reds = _count_red(deps, head)
+    run = WatchRun(head, ok=False, failing=failing, reds=int(str(reds["count"])))
+    if run.reds < config.watch.failures_before_incident:
         return run
-    return _escalate(deps, run, since)
+    return _escalate(deps, run, reds)
 
 
-def _count_red(deps: Deps, head: str) -> tuple[str, int]:
+def _count_red(deps: Deps, head: str) -> dict[str, object]:
     try:
         reds = json.loads(deps.store.read_value(REDS_KEY) or "{}")
     except ValueError:
         reds = {}
-    since = str(reds.get("since") or head)
-    count = int(reds.get("count") or 0) + 1
-    deps.store.write_value(REDS_KEY, json.dumps({"since": since, "count": count}))
-    return since, count
+    if not isinstance(reds, dict):
+        reds = {}
+    reds["since"] = str(reds.get("since") or head)
+    reds["count"] = int(str(reds.get("count") or 0)) + 1
+    deps.store.write_value(REDS_KEY, json.dumps(reds))
+    return reds
 
 
-def _escalate(deps: Deps, run: WatchRun, since: str) -> WatchRun:
+def _escalate(deps: Deps, run: WatchRun, reds: dict[str, object]) -> WatchRun:
+    since = str(reds["since"])
     failing = ", ".join(run.failing) or "the checklist"
-    open_now = deps.store.recent_incidents(
-        states=[state for state in IncidentState if state.is_open], limit=1
-    )
+    open_now = deps.store.recent_incidents(states=JOINABLE, limit=1)
+    if reds.get("incident") is not None and not open_now and reds.get("reported") == run.head:
+        # This commit has had its incident (rejected, resolved or rolled back since): it is not
+        # reported again until a green commit or another bad one comes.
+        return WatchRun(run.head, False, run.failing, run.reds, skipped="already reported")
     if open_now:
         incident = open_now[0]
         deps.store.append_event(
@@ -134,8 +167,10 @@ def _escalate(deps: Deps, run: WatchRun, since: str) -> WatchRun:
         incident_id=proposal.incident.id,
         details={"since": since, "failing": list(run.failing), "target": target},
     )
-    # The red count goes on: the next red run adds to this incident while it is open, and a
+    # The red count goes on: the next red run adds to this incident while it waits, and a
     # green one starts the count again.
+    reported = {**reds, "incident": proposal.incident.id, "reported": run.head}
+    deps.store.write_value(REDS_KEY, json.dumps(reported))
     return WatchRun(run.head, False, run.failing, run.reds, proposal=proposal)
 
 

@@ -27,6 +27,7 @@ FALLBACK_LIMIT = 3000
 # #C0INCIDENTS"), turned into a mention or a channel link.
 _PERSON_RE = re.compile(r"(?<![\w@])@([UW][A-Z0-9]{2,})\b")
 _CHANNEL_RE = re.compile(r"(?<![\w#&])#([CG][A-Z0-9]{2,})\b")
+_SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -124,7 +125,10 @@ def header(text: str) -> dict[str, Any]:
 
 def mention(actor: str) -> str:
     # Slack users are mentioned; terminal users ("os:alice") are shown as they are.
-    return escape(actor) if actor.startswith("os:") else f"<@{actor}>"
+    # The bot's own actors ("watch", "bot") are named as they are, never as a broken mention.
+    if actor.startswith("os:") or not _SLACK_ID_RE.match(actor):
+        return escape(actor)
+    return f"<@{actor}>"
 
 
 def mention_orchestrators(orchestrators: Sequence[str]) -> str:
