@@ -258,20 +258,7 @@ def _checks(
             )
         )
     if service.validate:
-        command = service.validate
-        checks.append(
-            Check(
-                "validate command",
-                "validate",
-                lambda: run_validate_command(
-                    command=command,
-                    cwd=config.git.path,
-                    env=env,
-                    timeout_s=service.validate_timeout_s,
-                    secrets=deps.settings.secret_values(),
-                ),
-            )
-        )
+        checks.append(_validate_check(deps, service.validate, env))
     for endpoint in config.checks.endpoints:
         checks.append(
             _endpoint_check(
@@ -290,6 +277,21 @@ def _checks(
         )
     checks += [_flow_check(flow, base, limits) for flow in config.checks.flows]
     return checks
+
+
+def _validate_check(deps: Deps, command: str, env: dict[str, str] | None) -> Check:
+    config = deps.settings.config
+    return Check(
+        "validate command",
+        "validate",
+        lambda: run_validate_command(
+            command=command,
+            cwd=config.git.path,
+            env=env,
+            timeout_s=config.service.validate_timeout_s,
+            secrets=deps.settings.secret_values(),
+        ),
+    )
 
 
 def _flow_check(flow: FlowCheck, base: str, limits: ChecksConfig) -> Check:
