@@ -97,13 +97,22 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
 def roll_back_test_branch(
     *, scratch: ScratchRepo, now: datetime, phase: str, timeout_s: float
 ) -> RollbackPlan:
-    """`git reset --hard HEAD~1`, as the bot does it: plan, backup pushed, reset, leased push."""
-    repo = git.Repo(scratch.clone)
+    """`git reset --hard HEAD~1` of the test branch, as the bot does it."""
+    return roll_back_one_commit(
+        repo=git.Repo(scratch.clone), branch=TEST_BRANCH, now=now, phase=phase, timeout_s=timeout_s
+    )
+
+
+def roll_back_one_commit(
+    *, repo: git.Repo, branch: str, now: datetime, phase: str, timeout_s: float
+) -> RollbackPlan:
+    """HEAD~1 on ``branch``, by the rollback's own git steps against ``origin``: the plan, the
+    backup branch pushed, the reset, the leased push."""
     target = git_ok(repo, ["rev-parse", "--verify", "HEAD~1"], timeout_s)
     plan = plan_rollback(
         repo=repo,
         remote="origin",
-        branch=TEST_BRANCH,
+        branch=branch,
         phase=phase,
         target=target,
         now=now,
@@ -115,7 +124,7 @@ def roll_back_test_branch(
     )
     reset_to_target(
         repo=repo,
-        branch=TEST_BRANCH,
+        branch=branch,
         expected_head=plan.head_sha,
         target_sha=plan.target_sha,
         backup_branch=plan.backup_branch,
@@ -124,7 +133,7 @@ def roll_back_test_branch(
     push_with_lease(
         repo=repo,
         remote="origin",
-        branch=TEST_BRANCH,
+        branch=branch,
         target_sha=plan.target_sha,
         expected_remote_sha=plan.remote_head,
         timeout_s=timeout_s,

@@ -33,13 +33,11 @@ import git
 from actions.drill import (
     break_on_test_branch,
     clone_for_drill,
+    roll_back_one_commit,
     roll_back_test_branch,
     verify_at_git_level,
 )
 from actions.errors import RollbackBotError
-from actions.rollback_plan import plan_rollback
-from actions.rollback_push import push_backup_branch, push_with_lease
-from actions.rollback_steps import create_backup_branch, reset_to_target
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
 from harness import BenchError, bounded_int, print_ratio, run_in_temp_folder, timing_row  # isort: skip
@@ -112,21 +110,9 @@ def copy_for_baseline(work: Path, origin: Path, folder: Path) -> Path:
 
 
 def baseline(work: Path) -> None:
-    repo = git.Repo(work)
-    target = _git(work, "rev-parse", "HEAD~1")
-    plan = plan_rollback(
-        repo=repo, remote="origin", branch=BRANCH, phase="phase2", target=target,
-        now=datetime.now(UTC), timeout_s=STEP_TIMEOUT_S,
-    )  # fmt: skip
-    create_backup_branch(repo=repo, name=plan.backup_branch, sha=plan.head_sha)
-    push_backup_branch(repo=repo, remote="origin", name=plan.backup_branch, sha=plan.head_sha)
-    reset_to_target(
-        repo=repo, branch=BRANCH, expected_head=plan.head_sha, target_sha=plan.target_sha,
-        backup_branch=plan.backup_branch,
-    )  # fmt: skip
-    push_with_lease(
-        repo=repo, remote="origin", branch=BRANCH, target_sha=plan.target_sha,
-        expected_remote_sha=plan.remote_head, backup_branch=plan.backup_branch,
+    roll_back_one_commit(
+        repo=git.Repo(work), branch=BRANCH, now=datetime.now(UTC), phase="phase2",
+        timeout_s=STEP_TIMEOUT_S,
     )  # fmt: skip
 
 
