@@ -28,6 +28,7 @@ from actions.gitrun import (
     run_git,
 )
 from actions.refs import require_ref_name
+from actions.rollback_git import remote_branch_head
 
 #: A person's git command may hold index.lock for a moment; the index is tried this often.
 INDEX_ATTEMPTS = 5
@@ -80,7 +81,7 @@ def _commit_and_push(
     if held.ok and held.out == blob:
         return LogCommit(None, "the branch already holds this log")
     # Only the log may travel: a branch ahead of the remote would push someone's commits too.
-    there = _remote_tip(repo, remote, ref, deadline)
+    there = remote_branch_head(repo, remote, ref, deadline)
     if there != previous:
         where = f"at {there[:7]}" if there else "without this branch"
         raise GitError(
@@ -112,7 +113,7 @@ def _push_or_take_back(
         deadline.left("pushing the log"),
         env=NETWORK_ENV,
     )
-    if not pushed.ok and _remote_tip(repo, remote, ref, Deadline(UNDO_TIMEOUT_S)) == commit:
+    if not pushed.ok and remote_branch_head(repo, remote, ref, Deadline(UNDO_TIMEOUT_S)) == commit:
         return  # git gave up waiting, yet the remote has it
     if not pushed.ok:
         run_git(
@@ -144,22 +145,6 @@ def _stage_in_index(
         f"run `git add -- {path}` before your next commit",
         index_updated=False,
     )
-
-
-def _remote_tip(repo: git.Repo, remote: str, ref: str, deadline: Deadline) -> str | None:
-    call = run_git(
-        repo,
-        ["ls-remote", "--end-of-options", remote, ref],
-        deadline.left("asking the remote"),
-        env=NETWORK_ENV,
-    )
-    if not call.ok:
-        raise GitError(f"{remote} did not answer ({call.complaint()}); the log was not committed.")
-    for line in call.out.splitlines():
-        sha, _, name = line.partition("\t")
-        if name == ref:
-            return sha
-    return None
 
 
 def _commit(
