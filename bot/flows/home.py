@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.deps import Deps
+from bot.flows.postmortem import thread_of
 from bot.flows.status import StatusReport, collect_status
 from store import Incident, IncidentState, Postmortem
 
@@ -32,7 +33,7 @@ class Rollback:
     @property
     def thread(self) -> tuple[str, str] | None:
         """Where its post-mortem thread is (channel, ts), for a permalink."""
-        ts = (self.postmortem.thread_ts if self.postmortem else None) or self.incident.message_ts
+        ts = thread_of(self.incident, self.postmortem)
         return (self.incident.channel, ts) if ts else None
 
 

@@ -75,6 +75,11 @@ def missing_fields(incident: Incident, postmortem: Postmortem | None) -> list[Fi
     return [f for f in fields_for(incident) if f.required and not filled.get(f.key, "").strip()]
 
 
+def thread_of(incident: Incident, postmortem: Postmortem | None) -> str | None:
+    """Where the incident's post-mortem thread is: its own ts, else under the card."""
+    return (postmortem.thread_ts if postmortem is not None else None) or incident.message_ts
+
+
 def severity_word(incident: Incident) -> str:
     level = incident.decision.get("level")
     if isinstance(level, str) and level in _WORDS:

@@ -20,6 +20,7 @@ from bot.flows.postmortem import (
     log_entry_of,
     missing_fields,
     reminder_timer,
+    thread_of,
     write_rollback_log,
 )
 from bot.flows.postmortem_doc import PostmortemFile
@@ -102,8 +103,7 @@ def show_closed(deps: Deps, client: WebClient, incident: Incident) -> Incident:
 def post_bisect_report(deps: Deps, client: WebClient, report: BisectReport) -> BisectReport:
     """The bisect's report in the incident's post-mortem thread (under the card without one)."""
     incident = report.incident
-    postmortem = deps.store.get_postmortem(incident.id)
-    thread = (postmortem.thread_ts if postmortem is not None else None) or incident.message_ts
+    thread = thread_of(incident, deps.store.get_postmortem(incident.id))
     view = build_bisect_report_view(report)
     if not LiveMessage(client, incident.channel).start(
         {**view, **({"thread_ts": thread} if thread else {})}
@@ -115,8 +115,7 @@ def post_bisect_report(deps: Deps, client: WebClient, report: BisectReport) -> B
 def upload_postmortem(deps: Deps, client: WebClient, file: PostmortemFile) -> PostmortemFile:
     """The Markdown post-mortem as a file in the incident's thread (files.uploadV2)."""
     incident = file.incident
-    postmortem = deps.store.get_postmortem(incident.id)
-    thread = (postmortem.thread_ts if postmortem is not None else None) or incident.message_ts
+    thread = thread_of(incident, deps.store.get_postmortem(incident.id))
     try:
         client.files_upload_v2(
             channel=incident.channel,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.flows.checkpoint import lock_holder
 from bot.flows.home import HomeReport
 from bot.flows.postmortem import severity_word
-from bot.views.blocks import age, context, escape, header, mention, section
+from bot.views.blocks import age, context, escape, header, section
 from bot.views.drill import build_confidence_text
+from bot.views.status import lock_line
 from store import Incident
 
 HOME_BLOCKS_MAX = 100
@@ -37,14 +37,6 @@ def _incident_line(incident: Incident, report: HomeReport) -> str:
     severity = severity_word(incident)
     since = age(incident.created_at, report.status.now)
     return f"• *#{incident.id}* {escape(incident.scenario)} · {severity} · {state} · {since}"
-
-
-def _lock_line(lock: Any, report: HomeReport) -> str:
-    person = lock_holder(lock.owner)
-    who = "a rollback" if person is None else mention(person)
-    return (
-        f"• {escape(lock.reason)}, held by {who} since {age(lock.acquired_at, report.status.now)}"
-    )
 
 
 def _rollback_line(rollback: Any, links: Mapping[int, str], report: HomeReport) -> str:
@@ -74,7 +66,7 @@ def build_home_view(
     )
     newest = status.open_incidents[-INCIDENTS_SHOWN:]  # the report holds them oldest first
     incidents = [_incident_line(i, report) for i in newest]
-    locks = [_lock_line(lock, report) for lock in status.locks]
+    locks = [lock_line(lock, status.now) for lock in status.locks]
     tags = status.repo.checkpoints if status.repo is not None else ()
     checkpoints = [
         f"• `{escape(tag.name)}` at `{tag.commit[:7]}`, {age(tag.created_at, status.now)}"

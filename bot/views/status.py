@@ -61,7 +61,7 @@ def build_status_view(report: StatusReport) -> Message:
     if report.confidence:
         blocks.append(section(build_confidence_text(report.confidence)))
     if report.locks:
-        held = [_lock_line(lock, report.now) for lock in report.locks]
+        held = [lock_line(lock, report.now) for lock in report.locks]
         blocks.append(section("*Locks*\n" + "\n".join(held)))
     if warnings:
         blocks.append(
@@ -72,7 +72,8 @@ def build_status_view(report: StatusReport) -> Message:
     return message(text, blocks)
 
 
-def _lock_line(lock: Lock, now: datetime) -> str:
+def lock_line(lock: Lock, now: datetime) -> str:
+    """One held lock, as status and the App Home both list it."""
     since = age(lock.acquired_at, now)
     person = lock_holder(lock.owner)
     if person is None:  # a rollback's own lock: its reason names it
