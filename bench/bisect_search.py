@@ -19,7 +19,6 @@ exit code is still 0. Exit code 2 means the run broke. The temporary folder is d
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import subprocess
 import sys
@@ -30,7 +29,8 @@ from pathlib import Path
 from actions.bisect import Verdict, bisect
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import BenchError, bounded_int, print_ratio, run_in_temp_folder, timing_row  # isort: skip
+from harness import BenchError, bounded_int, git_out, isolate_git  # isort: skip
+from harness import print_ratio, run_in_temp_folder, timing_row  # isort: skip
 
 RATIO_TARGET = 1.3
 GIT_TIMEOUT_S = 120
@@ -38,12 +38,7 @@ SCRIPT = "#!/bin/sh\n! grep -q BROKEN state.txt\n"
 
 
 def _git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=False
-    )
-    if done.returncode != 0:
-        raise BenchError(f"git {args[0]} failed: {done.stderr.strip()[:300]}")
-    return done.stdout.strip()
+    return git_out(cwd, *args, timeout_s=GIT_TIMEOUT_S)
 
 
 def build(folder: Path, commits: int, bad_at: int) -> tuple[Path, list[str], Path]:
@@ -136,12 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=bounded_int(10, 3600), default=600)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary folder")
     args = parser.parse_args(argv)
-    os.environ["GIT_CONFIG_GLOBAL"] = os.devnull
-    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
-    os.environ.setdefault("GIT_AUTHOR_NAME", "bench")
-    os.environ.setdefault("GIT_AUTHOR_EMAIL", "bench@localhost")
-    os.environ.setdefault("GIT_COMMITTER_NAME", "bench")
-    os.environ.setdefault("GIT_COMMITTER_EMAIL", "bench@localhost")
+    isolate_git(identity=True)
     print(
         f"bisect bench: {args.commits} commits, {args.reps} reps; "
         f"{_git(Path.cwd(), '--version')}, python {platform.python_version()}"

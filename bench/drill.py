@@ -18,10 +18,8 @@ Target: ours p50 at most 1.5x the baseline p50, the clone included. A missed tar
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -40,7 +38,8 @@ from actions.drill import (
 from actions.errors import RollbackBotError
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import BenchError, bounded_int, print_ratio, run_in_temp_folder, timing_row  # isort: skip
+from harness import BenchError, bounded_int, git_out, isolate_git  # isort: skip
+from harness import print_ratio, run_in_temp_folder, timing_row  # isort: skip
 
 RATIO_TARGET = 1.5
 BRANCH = "feature/phase2-module-integration"
@@ -48,13 +47,7 @@ STEP_TIMEOUT_S = 600.0
 
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, input=stdin, capture_output=True, timeout=STEP_TIMEOUT_S,
-        check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise BenchError(f"git {args[0]} failed: {done.stderr.decode(errors='replace')[:300]}")
-    return done.stdout.decode().strip()
+    return git_out(cwd, *args, timeout_s=STEP_TIMEOUT_S, stdin=stdin)
 
 
 def _stream(commits: int) -> bytes:
@@ -151,11 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=bounded_int(10, 3600), default=900)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary folder")
     args = parser.parse_args(argv)
-    os.environ["GIT_CONFIG_GLOBAL"] = os.devnull
-    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
-    for key, value in (("NAME", "bench"), ("EMAIL", "bench@localhost")):
-        os.environ.setdefault(f"GIT_AUTHOR_{key}", value)
-        os.environ.setdefault(f"GIT_COMMITTER_{key}", value)
+    isolate_git(identity=True)
     print(
         f"drill bench: {args.commits} commits, {args.reps} reps; python {platform.python_version()}"
     )

@@ -163,6 +163,26 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def git_out(cwd: Path, *args: str, timeout_s: float, stdin: bytes | None = None) -> str:
+    """stdout of a git command that must succeed (stripped), or BenchError with its complaint."""
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, input=stdin, capture_output=True, timeout=timeout_s, check=False
+    )
+    if done.returncode != 0:
+        raise BenchError(f"git {args[0]} failed: {done.stderr.decode(errors='replace')[:300]}")
+    return done.stdout.decode().strip()
+
+
+def isolate_git(*, identity: bool = False) -> None:
+    """No user or system git config in the figures; ``identity``: a committer for new commits."""
+    os.environ["GIT_CONFIG_GLOBAL"] = os.devnull
+    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    if identity:
+        for key, value in (("NAME", "bench"), ("EMAIL", "bench@localhost")):
+            os.environ.setdefault(f"GIT_AUTHOR_{key}", value)
+            os.environ.setdefault(f"GIT_COMMITTER_{key}", value)
+
+
 def lean_git(
     cwd: Path, args: Sequence[str], *, timeout_s: float = 60.0, env: dict[str, str] | None = None
 ) -> tuple[int, bytes, bytes]:

@@ -24,9 +24,7 @@ exit code is still 0. Exit code 2 means the run broke. The temporary folder is d
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +35,8 @@ from actions.git import open_repo
 from actions.rollback_email import find_commit_before_email_removal
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
-from harness import BenchError, bounded_int, lean_git, print_ratio, run_in_temp_folder, timing_row  # isort: skip
+from harness import BenchError, bounded_int, git_out, isolate_git, lean_git  # isort: skip
+from harness import print_ratio, run_in_temp_folder, timing_row  # isort: skip
 
 RATIO_TARGET = 1.5
 BRANCH = "feature/phase2-module-integration"
@@ -74,12 +73,7 @@ def _stream(commits: int, removal_at: int) -> bytes:
 
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, input=stdin, capture_output=True, timeout=GIT_TIMEOUT_S
-    )
-    if done.returncode != 0:
-        raise BenchError(f"git {args[0]} failed: {done.stderr.decode(errors='replace')[:300]}")
-    return done.stdout.decode().strip()
+    return git_out(cwd, *args, timeout_s=GIT_TIMEOUT_S, stdin=stdin)
 
 
 def ours(repo_path: Path) -> str:
@@ -167,8 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=bounded_int(10, 3600), default=600)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary folder")
     args = parser.parse_args(argv)
-    os.environ["GIT_CONFIG_GLOBAL"] = os.devnull
-    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    isolate_git()
     version = _git(Path.cwd(), "--version")
     print(
         f"history search bench: {args.commits} commits, {args.reps} reps; "
