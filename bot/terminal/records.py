@@ -29,8 +29,9 @@ def print_postmortem(deps: Deps, *, incident_id: int) -> str:
 
 def print_confidence(deps: Deps) -> str:
     """The confidence table as the procedure lays it out, from the drills on record."""
+    table = confidence_table(deps)
     rows = [("Scenario", "Confidence", "Tested?", "Documentation")]
-    for row in confidence_table(deps):
+    for row in table:
         tested = "Yes" if row.tested else "No"
         if row.drill is not None:
             result = "passed" if row.drill.ok else "failed"
@@ -39,7 +40,7 @@ def print_confidence(deps: Deps) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
     lines.insert(1, "-+-".join("-" * width for width in widths))
-    untested = [row.scenario for row in confidence_table(deps) if row.level != "HIGH"]
+    untested = [row.scenario for row in table if row.level != "HIGH"]
     if untested:
         lines.append(f"\nAction required: drill {', '.join(untested)} (rollback drill <scenario>).")
     return "\n".join(lines) + "\n"
