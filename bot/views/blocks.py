@@ -75,6 +75,16 @@ def cut_mrkdwn(text: str, limit: int) -> str:
     return cut + "…"
 
 
+def cut_list(lines: list[str], shown: int, what: str = "", total: int | None = None) -> str:
+    """The first ``shown`` lines, then how many more there are (``total`` counts them all,
+    when the caller holds fewer lines than there are)."""
+    kept = lines[:shown]
+    rest = (len(lines) if total is None else total) - len(kept)
+    if rest > 0:
+        kept.append(f"…and {rest} more" + (f" {what}" if what else ""))
+    return "\n".join(kept)
+
+
 def message(text: str, blocks: list[dict[str, Any]]) -> Message:
     """A message whose fallback ``text`` is plain text, escaped: it reaches notifications and
     screen readers, so nothing in it may mention anyone."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.flows.home import HomeReport
 from bot.flows.postmortem import severity_word
-from bot.views.blocks import age, context, escape, header, section
+from bot.views.blocks import age, context, cut_list, escape, header, section
 from bot.views.drill import build_confidence_text
 from bot.views.status import lock_line
 from store import Incident
@@ -21,15 +21,6 @@ HOME_BLOCKS_MAX = 100
 INCIDENTS_SHOWN = 15
 LOCKS_SHOWN = 10
 CHECKPOINTS_SHOWN = 8
-
-
-def _cut_list(lines: list[str], shown: int, what: str, total: int | None = None) -> str:
-    """The first ``shown`` lines, then how many more there are (``total`` counts them all)."""
-    kept = lines[:shown]
-    rest = (len(lines) if total is None else total) - len(kept)
-    if rest > 0:
-        kept.append(f"…and {rest} more {what}")
-    return "\n".join(kept)
 
 
 def _incident_line(incident: Incident, report: HomeReport) -> str:
@@ -83,12 +74,12 @@ def build_home_view(
         section(frozen),
         section(
             "*Open incidents*\n"
-            + (_cut_list(incidents, INCIDENTS_SHOWN, "open", status.open_count) or "none")
+            + (cut_list(incidents, INCIDENTS_SHOWN, "open", status.open_count) or "none")
         ),
-        section("*Locks*\n" + (_cut_list(locks, LOCKS_SHOWN, "locks") or "none held")),
+        section("*Locks*\n" + (cut_list(locks, LOCKS_SHOWN, "locks") or "none held")),
         section(
             "*Last checkpoints*\n"
-            + (_cut_list(checkpoints, CHECKPOINTS_SHOWN, "checkpoints") or "none yet")
+            + (cut_list(checkpoints, CHECKPOINTS_SHOWN, "checkpoints") or "none yet")
         ),
         section("*Last rollbacks*\n" + ("\n".join(rollbacks) or "none")),
         section("*Recently closed*\n" + ("\n".join(closed) or "none")),

@@ -8,7 +8,7 @@ from typing import Any
 from bot.flows.checkpoint import lock_holder
 from bot.flows.status import StatusReport
 from bot.ids import BlockId
-from bot.views.blocks import Message, age, escape, header, mention, message, section
+from bot.views.blocks import Message, age, cut_list, escape, header, mention, message, section
 from bot.views.checkpoint import forced_mark
 from bot.views.drill import build_confidence_text
 from store import Incident, Lock
@@ -97,10 +97,7 @@ def _incident_lines(report: StatusReport) -> str:
         return "*Open incidents*: none"
     # The newest twenty (the report holds them oldest first): the older ones are counted.
     lines = [_incident_line(incident, report) for incident in report.open_incidents[-20:]]
-    more = report.open_count - 20
-    if more > 0:
-        lines.append(f"…and {more} more")
-    return "*Open incidents*\n" + "\n".join(lines)
+    return "*Open incidents*\n" + cut_list(lines, 20, total=report.open_count)
 
 
 def _lesson_lines(report: StatusReport) -> str:
