@@ -67,6 +67,11 @@ def find_commit_before_email_removal(
     return None
 
 
+def is_email_path(path: str) -> bool:
+    """An email file, as the procedure's scenario 3 means it: "email" anywhere in its path."""
+    return bool(_EMAIL_RE.search(path))
+
+
 @dataclass(frozen=True)
 class EmailEvidence:
     """Why the procedure's target is that commit: what matched, and which email files went."""
@@ -109,5 +114,5 @@ def email_evidence(
         sha, _, subject = line.partition("\x00")
         if _EMAIL_RE.search(subject) and _REMOVAL_RE.search(subject):
             matched.append(f"{sha} {subject}")
-    paths = [path for path in removed.out.split("\0") if path and _EMAIL_RE.search(path)]
+    paths = [path for path in removed.out.split("\0") if path and is_email_path(path)]
     return EmailEvidence(tuple(matched[:_EVIDENCE_SHOWN]), tuple(paths[:_EVIDENCE_SHOWN]))

@@ -72,6 +72,7 @@ class BlockId(StrEnum):
     POSTMORTEM_ACTIONS = "postmortem_actions"
     RETRY_ITEMS = "retry_items"
     RETRY_ACTIONS = "retry_actions"
+    REMOVAL_FILES = "removal_files"
 
 
 class ViewId(StrEnum):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from store.models import (
+    REMOVAL_SOURCE,
     CheckpointRecord,
     DrillRecord,
     Freeze,
@@ -31,6 +32,7 @@ from store.models import (
 from store.sqlite import SqliteStore
 
 __all__ = [
+    "REMOVAL_SOURCE",
     "CheckpointRecord",
     "DrillRecord",
     "Freeze",

@@ -78,6 +78,10 @@ class TimelineAction(StrEnum):
     WATCH_SWITCHED = "watch_switched"
     WATCH_INCIDENT = "watch_incident"
     WATCH_STILL_RED = "watch_still_red"
+    REMOVAL_PLANNED = "removal_planned"
+    REMOVAL_APPROVED = "removal_approved"
+    REMOVAL_FILE = "removal_file"  # one file's outcome: removed and passing, or broke and restored
+    REMOVAL_DONE = "removal_done"
 
 
 class Surface(StrEnum):
@@ -134,6 +138,10 @@ class PlanState(StrEnum):
         )
 
 
+#: The ``source`` of the incident a high-risk removal is carried out under.
+REMOVAL_SOURCE = "removal"
+
+
 @dataclass(frozen=True)
 class Incident:
     id: int
@@ -162,8 +170,16 @@ class Incident:
 
     @property
     def needs_decision(self) -> bool:
-        """Someone must rate or approve: the bot pages until they do."""
+        """Someone must rate or approve: the bot pages until they do. A removal is planned
+        work, not an outage: its card asks the orchestrators, and nobody is paged for it."""
+        if self.is_removal:
+            return False
         return self.state in (IncidentState.AWAITING_RATING, IncidentState.AWAITING_APPROVAL)
+
+    @property
+    def is_removal(self) -> bool:
+        """The record of a high-risk removal (`/rollback remove`), not of something broken."""
+        return self.source == REMOVAL_SOURCE
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ from store.parts import StorePart
 from store.rows import dicts, to_json
 from store.stamps import parse_stamp, stamp
 
-PLAN_KINDS = ("rollback", "cherry_pick")
+PLAN_KINDS = ("rollback", "cherry_pick", "removal")
+#: Kinds whose incident moves with the plan (awaiting approval, under way, stopped).
+_FOLLOWED = ("rollback", "removal")
 # A plan in one of these states has been approved and has not finished: it may hold the
 # repository half rolled back, so no new plan may be proposed for its incident.
 UNDER_WAY = (PlanState.RUNNING, PlanState.STOPPED)
@@ -114,7 +116,7 @@ class PlanStore(StorePart):
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'proposed', ?)",
                 [incident_id, kind, encoded, fingerprint, requested_by, now, deadline, channel],
             )
-            if kind == "rollback":
+            if kind in _FOLLOWED:
                 db.execute(
                     "UPDATE incidents SET state = ?, updated_at = ? WHERE id = ?",
                     [IncidentState.AWAITING_APPROVAL, now, incident_id],
@@ -206,9 +208,10 @@ class PlanStore(StorePart):
                     "UPDATE plans SET state = ? WHERE id = ? AND state = ?",
                     [PlanState.SUPERSEDED, plan_id, PlanState.PROPOSED],
                 )
-                self._follow(
-                    db, plan_id, IncidentState.OPEN, only_from=IncidentState.AWAITING_APPROVAL
-                )
+                # A rollback's incident waits for a fresh plan; a removal was only ever its plan.
+                kind = db.execute("SELECT kind FROM plans WHERE id = ?", [plan_id]).fetchone()[0]
+                after = IncidentState.REJECTED if kind == "removal" else IncidentState.OPEN
+                self._follow(db, plan_id, after, only_from=IncidentState.AWAITING_APPROVAL)
         return [plan for plan in (self.get_plan(plan_id) for plan_id in ids) if plan]
 
     def withdraw_plans(self, incident_id: int) -> list[Plan]:
@@ -321,12 +324,13 @@ class PlanStore(StorePart):
         *,
         only_from: IncidentState | None = None,
     ) -> None:
-        """Move a rollback plan's incident along with the plan; other kinds leave it alone."""
+        """Move a rollback's or a removal's incident along with the plan; a cherry-pick leaves
+        its incident alone."""
         sql = (
             "UPDATE incidents SET state = ?, updated_at = ? "
-            "WHERE id = (SELECT incident_id FROM plans WHERE id = ? AND kind = 'rollback')"
+            "WHERE id = (SELECT incident_id FROM plans WHERE id = ? AND kind IN (?, ?))"
         )
-        params: list[Any] = [new, stamp(self._clock()), plan_id]
+        params: list[Any] = [new, stamp(self._clock()), plan_id, *_FOLLOWED]
         if only_from is not None:
             sql += " AND state = ?"
             params.append(only_from)

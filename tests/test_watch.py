@@ -32,6 +32,11 @@ def restore_green_tree(sandbox: Sandbox, **watch: str) -> str:
     start = text.index("[watch]\n")
     end = text.index("\n[", start + 1) + 1
     sandbox.config_path.write_text(text[:start] + section + text[end:])
+    return green_commit(sandbox)
+
+
+def green_commit(sandbox: Sandbox) -> str:
+    """A commit on top of the broken demo tip with the healthy T+8h tree, pushed."""
     repo = sandbox.repo
     git(repo, "read-tree", "-u", "--reset", TAG_T8)
     git(repo, "commit", "-q", "--allow-empty", "-m", "fix(phase2): restore the email config")

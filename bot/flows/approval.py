@@ -20,7 +20,22 @@ from bot.config.approvers import fallback_may_approve
 from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal, picks_moved, plan_picks, store_picks
 from bot.flows.escalation import stop_paging
-from bot.flows.plans import CHERRY_PICK, ROLLBACK, cherry_pick_from_body, rollback_plan_from_body
+from bot.flows.plans import (
+    CHERRY_PICK,
+    REMOVAL,
+    ROLLBACK,
+    cherry_pick_from_body,
+    removal_from_body,
+    rollback_plan_from_body,
+)
+from bot.flows.removal import (
+    RemovalProposal,
+    plan_files,
+    refuse_without_drill,
+    removal_moved,
+    store_removal,
+)
+from bot.flows.retry import frozen_because
 from bot.flows.rollback import Proposal, needs_confirmation, replan
 from store import Incident, Plan, PlanState, Surface, TimelineAction
 
@@ -32,7 +47,9 @@ class Verdict:
     outcome: Literal["approved", "rejected", "refused", "replanned"]
     message: str
     record: Plan | None
-    fresh: Proposal | PickProposal | None = None  # the new plan, when the old one moved
+    fresh: Proposal | PickProposal | RemovalProposal | None = (
+        None  # the new plan, when the old one moved
+    )
     #: Other plans retired because this one runs: their cards must say so.
     superseded: tuple[Plan, ...] = ()
 
@@ -72,6 +89,8 @@ def judge_approval(
     plan = rollback_plan_from_body(record.body) if record.kind == ROLLBACK else None
     if refusal is None and plan is not None:
         refusal = _approval_conditions(plan, waive=waive, force=force)
+    if refusal is None and record.kind == REMOVAL:
+        refusal = _removal_conditions(deps, record)
     if refusal is not None:
         _note(deps, record, actor, surface, TimelineAction.APPROVAL_REFUSED, refusal)
         return Verdict("refused", refusal, record)
@@ -93,7 +112,7 @@ def _replanned(
     actor: str,
     surface: Surface,
     problem: str,
-    fresh: Proposal | PickProposal | RollbackBotError,
+    fresh: Proposal | PickProposal | RemovalProposal | RollbackBotError,
 ) -> Verdict:
     _note(deps, record, actor, surface, TimelineAction.APPROVAL_REFUSED, f"plan moved: {problem}")
     said = (
@@ -116,11 +135,7 @@ def _approved(
     stand_in: bool,
 ) -> Verdict:
     """This caller won the plan: the other open plans retire, and the timeline says so."""
-    approved = (
-        TimelineAction.ROLLBACK_APPROVED
-        if record.kind == ROLLBACK
-        else TimelineAction.CHERRY_PICK_APPROVED
-    )
+    approved = _APPROVED[record.kind]
     retired = deps.store.supersede_proposed(except_plan_id=record.id)
     stop_paging(deps, record.incident_id, actor=actor, why="approved")
     _note(
@@ -139,14 +154,28 @@ def _approved(
     return Verdict("approved", "Approved.", latest, superseded=tuple(retired))
 
 
+_APPROVED = {
+    ROLLBACK: TimelineAction.ROLLBACK_APPROVED,
+    CHERRY_PICK: TimelineAction.CHERRY_PICK_APPROVED,
+    REMOVAL: TimelineAction.REMOVAL_APPROVED,
+}
+
+
 def _moved(
     deps: Deps, record: Plan, actor: str
-) -> tuple[str, Proposal | PickProposal | RollbackBotError] | None:
+) -> tuple[str, Proposal | PickProposal | RemovalProposal | RollbackBotError] | None:
     """(what moved, a fresh plan for the same request or why there is none), or None while
     the plan holds."""
     incident = _incident(deps, record)
-    fresh: Callable[[], Proposal | PickProposal]
-    if record.kind == CHERRY_PICK:
+    fresh: Callable[[], Proposal | PickProposal | RemovalProposal]
+    if record.kind == REMOVAL:
+        removal = removal_from_body(record.body)
+        again_removal = plan_files(deps, removal.asked)
+        problem = removal_moved(removal, again_removal)
+        fresh = partial(
+            store_removal, deps, incident, again_removal, actor=actor, surface=Surface.BOT
+        )
+    elif record.kind == CHERRY_PICK:
         picks = cherry_pick_from_body(record.body)
         commits = tuple(commit.sha for commit in picks.commits)
         # Planning again is the check: the same picks give the same fingerprint unless HEAD,
@@ -230,6 +259,18 @@ def _approval_conditions(plan: RollbackPlan, *, waive: bool, force: bool) -> str
             "the plan has no database step. Waive it on the card only if the database does "
             "not need rolling back. Nothing was changed."
         )
+    return None
+
+
+def _removal_conditions(deps: Deps, record: Plan) -> str | None:
+    """What the request was refused for may have come since: a freeze, a stale drill."""
+    reason = frozen_because(deps)
+    if reason is not None:
+        return f"The high-risk removal is refused: {reason} Nothing was changed."
+    try:
+        refuse_without_drill(deps, removal_from_body(record.body))
+    except InputError as error:
+        return error.user_message
     return None
 
 

@@ -35,7 +35,7 @@ from actions.rollback_plan import RollbackPlan
 from bot.deps import Deps
 
 if TYPE_CHECKING:  # run_steps lists these steps, so it imports this module, not the reverse
-    from bot.flows.run_steps import RunContext
+    from bot.flows.run_context import RunContext
 
 PLAN_TIMEOUT_S = 30.0
 BACKUP_TIMEOUT_S = 30 * 60.0

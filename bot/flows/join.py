@@ -53,8 +53,9 @@ class Kept:
 
 
 def open_problem(deps: Deps) -> Incident | None:
-    """The newest incident still being handled, if any."""
-    active = deps.store.list_incidents(states=list(ACTIVE))
+    """The newest incident still being handled, if any; a removal is planned work, so a
+    report never joins one."""
+    active = [i for i in deps.store.list_incidents(states=list(ACTIVE)) if not i.is_removal]
     return active[-1] if active else None
 
 

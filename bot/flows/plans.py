@@ -14,22 +14,25 @@ from typing import Any
 from actions.cherry_pick import CherryPickPlan, PickedCommit, pick_fingerprint
 from actions.database_plan import DataAtRisk, DatabasePlan, DownMigration, DownScript
 from actions.errors import StoreError
+from actions.removal import RemovalPlan, removal_fingerprint
 from actions.rollback_plan import DiscardedCommit, RollbackPlan, plan_fingerprint
 from bot.deps import Deps
 from store import Incident, Plan, Surface, TimelineAction
 
 ROLLBACK = "rollback"
 CHERRY_PICK = "cherry_pick"
+REMOVAL = "removal"
 _PLANNED = {
     ROLLBACK: TimelineAction.ROLLBACK_PLANNED,
     CHERRY_PICK: TimelineAction.CHERRY_PICK_PLANNED,
+    REMOVAL: TimelineAction.REMOVAL_PLANNED,
 }
 
 
 def store_plan(
     deps: Deps,
     incident: Incident,
-    plan: RollbackPlan | CherryPickPlan,
+    plan: RollbackPlan | CherryPickPlan | RemovalPlan,
     *,
     actor: str,
     surface: Surface,
@@ -37,11 +40,7 @@ def store_plan(
 ) -> Plan:
     """Keep a plan for an orchestrator's decision, expiring, replacing the incident's older one;
     the timeline says what was planned."""
-    kind, body, planned = (
-        (ROLLBACK, rollback_plan_body(plan), _rollback_planned(plan))
-        if isinstance(plan, RollbackPlan)
-        else (CHERRY_PICK, cherry_pick_body(plan), _picks_planned(plan))
-    )
+    kind, body, planned = _stored(plan)
     expiry = timedelta(minutes=deps.settings.config.slack.approval_expiry_min)
     record = deps.store.propose_plan(
         incident_id=incident.id,
@@ -60,6 +59,18 @@ def store_plan(
         details={"plan": record.id, **planned},
     )
     return record
+
+
+def _stored(
+    plan: RollbackPlan | CherryPickPlan | RemovalPlan,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(the plan's kind, its body for the store, what the timeline says was planned)."""
+    if isinstance(plan, RollbackPlan):
+        return ROLLBACK, rollback_plan_body(plan), _rollback_planned(plan)
+    if isinstance(plan, RemovalPlan):
+        planned = {"head": plan.head_sha, "paths": list(plan.paths), "email": len(plan.email_paths)}
+        return REMOVAL, removal_body(plan), planned
+    return CHERRY_PICK, cherry_pick_body(plan), _picks_planned(plan)
 
 
 def _rollback_planned(plan: RollbackPlan) -> dict[str, Any]:
@@ -168,8 +179,33 @@ def cherry_pick_from_body(body: dict[str, Any]) -> CherryPickPlan:
     return plan
 
 
-def body_of(record: Plan) -> RollbackPlan | CherryPickPlan:
+def removal_body(plan: RemovalPlan) -> dict[str, Any]:
+    body = asdict(plan)
+    for key in ("asked", "paths", "email_paths"):
+        body[key] = list(body[key])
+    return body
+
+
+def removal_from_body(body: dict[str, Any]) -> RemovalPlan:
+    try:
+        plan = RemovalPlan(
+            **{
+                **body,
+                **{key: tuple(body[key]) for key in ("asked", "paths", "email_paths")},
+            }
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise StoreError(f"The stored removal plan cannot be read ({error}).") from None
+    expected = removal_fingerprint(plan.branch, plan.head_sha, plan.remote_head, plan.paths)
+    if plan.fingerprint != expected:
+        raise StoreError("The stored removal plan does not match its fingerprint; not used.")
+    return plan
+
+
+def body_of(record: Plan) -> RollbackPlan | CherryPickPlan | RemovalPlan:
     """The plan a stored record describes, whichever kind it is."""
     if record.kind == CHERRY_PICK:
         return cherry_pick_from_body(record.body)
+    if record.kind == REMOVAL:
+        return removal_from_body(record.body)
     return rollback_plan_from_body(record.body)

@@ -19,7 +19,7 @@ from actions.git import open_repo
 from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.checkpoint import repo_lock_name
-from bot.flows.plans import ROLLBACK
+from bot.flows.plans import REMOVAL, ROLLBACK
 from bot.flows.postmortem import freeze_after_rollback
 from bot.flows.rollback_run import (
     RESTORE_STEP,
@@ -30,7 +30,8 @@ from bot.flows.rollback_run import (
     merged_facts,
     steps_for,
 )
-from bot.flows.run_steps import RESET_STEP, Step, lock_owner, plan_of_lock_owner
+from bot.flows.run_context import Step, lock_owner, plan_of_lock_owner
+from bot.flows.run_steps import RESET_STEP
 from store import IncidentState, JournalEntry, Plan, PlanState, Surface, TimelineAction
 
 INTERRUPTED = "the bot stopped in the middle of this step (a crash or a restart)"
@@ -195,6 +196,10 @@ def abort_plan(deps: Deps, *, plan_id: int, attempt: int, actor: str, surface: S
             target_ref=None,
             backup_branch=facts.get("backup_branch"),
             healthy=None,
+        )
+    elif record.kind == REMOVAL:  # what was removed so far stays; the incident says aborted
+        deps.store.transition_incident(
+            record.incident_id, expected=[IncidentState.STOPPED], new=IncidentState.ABORTED
         )
     journal = deps.store.journal(plan_id)
     if record.kind == ROLLBACK and any(e.step in ("db_apply", RESET_STEP) for e in journal):

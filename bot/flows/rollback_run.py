@@ -31,7 +31,8 @@ from actions.git import open_repo
 from actions.rollback_git import read_head
 from bot.deps import Deps
 from bot.flows.plans import body_of
-from bot.flows.run_steps import RunContext, Step, steps_of
+from bot.flows.run_context import RunContext, Step
+from bot.flows.run_steps import steps_of
 from store import JournalEntry, Plan, Surface, TimelineAction
 
 log = logging.getLogger("rollback_bot.rollback")

@@ -1,4 +1,5 @@
-"""The steps an approved plan runs, as a table per kind of plan: rollback and cherry-pick.
+"""The steps an approved plan runs, as a table per kind of plan: rollback and cherry-pick
+(the removal's are in :mod:`bot.flows.removal_steps`).
 
 Each step is a function of the run's context that does one thing through an action and returns
 what it produced (a commit id, a push summary) for the journal. Every action checks the state it
@@ -7,19 +8,14 @@ would change first, so a step run again after a crash finds its work done and do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-import git
-
-from actions.checks.result import CheckResult
-from actions.cherry_pick import CherryPickPlan
 from actions.cherry_pick_apply import apply_cherry_pick
 from actions.errors import GitError
 from actions.git import require_index_unlocked
 from actions.rollback_clean import remove_untracked_kept_in
-from actions.rollback_plan import RollbackPlan, verify_plan
+from actions.rollback_plan import verify_plan
 from actions.rollback_steps import (
     clear_caches,
     create_backup_branch,
@@ -28,93 +24,24 @@ from actions.rollback_steps import (
     reset_to_target,
     snapshot_uncommitted,
 )
-from bot.deps import Deps
-from bot.flows.checkpoint import busy_with, repo_lock_name
 from bot.flows.database import (
     back_up_database,
     check_database,
     dry_run_down_sql,
     roll_database_back,
 )
-from bot.flows.plans import CHERRY_PICK, ROLLBACK
+from bot.flows.plans import CHERRY_PICK, REMOVAL, ROLLBACK
 from bot.flows.postmortem import after_rollback
+from bot.flows.removal_steps import removal_steps
+from bot.flows.run_context import LOCK, UNLOCK, RunContext, Step
 from bot.flows.validation import run_validation
-from store import IncidentState, Plan, PlanState, Surface, TimelineAction
+from store import IncidentState, PlanState, TimelineAction
 
-
-@dataclass
-class RunContext:
-    deps: Deps
-    plan: Plan
-    body: RollbackPlan | CherryPickPlan
-    repo: git.Repo
-    attempt: int
-    actor: str
-    surface: Surface
-    facts: dict[str, Any] = field(default_factory=dict)
-    checks: list[CheckResult] = field(default_factory=list)
-    on_check: Callable[[], object] = lambda: None
-
-    def note_check(self, result: CheckResult) -> None:
-        self.checks.append(result)
-        self.on_check()
-
-    @property
-    def lock_owner(self) -> str:
-        return lock_owner(self.plan.id)
-
-    @property
-    def rollback(self) -> RollbackPlan:
-        assert isinstance(self.body, RollbackPlan), "a rollback step ran on another kind of plan"
-        return self.body
-
-    @property
-    def picks(self) -> CherryPickPlan:
-        assert isinstance(self.body, CherryPickPlan), "a cherry-pick step ran on another plan"
-        return self.body
-
-
-StepFn = Callable[[RunContext], Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    title: str
-    run: StepFn
-
-
-_LOCK_OWNER = "rollback:"
 #: The step after which the code no longer matches the database's backup.
 RESET_STEP = "reset"
 
 
-def lock_owner(plan_id: int) -> str:
-    return f"{_LOCK_OWNER}{plan_id}"
-
-
-def plan_of_lock_owner(owner: str) -> int | None:
-    """The plan a repository lock was taken for, or None for a lock of something else."""
-    number = owner.removeprefix(_LOCK_OWNER)
-    return int(number) if owner.startswith(_LOCK_OWNER) and number.isdigit() else None
-
-
 # -- the rollback's steps ------------------------------------------------------------------------
-
-
-def _lock(run: RunContext) -> Mapping[str, Any]:
-    deps, name = run.deps, repo_lock_name(run.deps)
-    if isinstance(run.body, RollbackPlan):
-        reason = f"rollback #{run.plan.incident_id} to {run.body.target_ref}"
-    else:
-        reason = f"cherry-pick of {len(run.body.commits)} commit(s) for #{run.plan.incident_id}"
-    if not deps.store.acquire_lock(name, owner=run.lock_owner, reason=reason):
-        held = deps.store.get_lock(name)
-        if held is None or held.owner != run.lock_owner:  # ours survives a crash: go on with it
-            raise GitError(
-                f"The repository is busy ({busy_with(deps, name)}). Nothing was changed."
-            )
-    return {"lock": name}
 
 
 def _verify(run: RunContext) -> Mapping[str, Any]:
@@ -239,16 +166,9 @@ def _record(run: RunContext) -> Mapping[str, Any]:
     return {"recorded": True}
 
 
-def _unlock(run: RunContext) -> Mapping[str, Any]:
-    run.deps.store.release_lock(repo_lock_name(run.deps), owner=run.lock_owner)
-    return {}
-
-
-_LOCK = Step("lock", "Lock the repository", _lock)
-_UNLOCK = Step("unlock", "Unlock the repository", _unlock)
 _VALIDATE = Step("validate", "Restart and run the checklist", _validate)
 _BEFORE_DATABASE = (
-    _LOCK,
+    LOCK,
     Step("verify", "Check the plan still holds", _verify),
     Step("snapshot", "Snapshot uncommitted and untracked work", _snapshot),
     Step("backup_branch", "Create the backup branch", _backup_branch),
@@ -261,7 +181,7 @@ _AFTER_DATABASE = (
     Step("clear_caches", "Clear caches", _clear_caches),
     _VALIDATE,
     Step("record", "Record the result", _record),
-    _UNLOCK,
+    UNLOCK,
 )
 ROLLBACK_STEPS: tuple[Step, ...] = _BEFORE_DATABASE + _AFTER_DATABASE
 STEP_NAMES = tuple(step.name for step in ROLLBACK_STEPS)
@@ -330,12 +250,12 @@ def _record_picks(run: RunContext) -> Mapping[str, Any]:
 
 
 CHERRY_PICK_STEPS: tuple[Step, ...] = (
-    _LOCK,
+    LOCK,
     Step("pick", "Cherry-pick onto the branch", _pick),
     Step("push", "Push with lease", _push_picks),
     _VALIDATE,
     Step("record", "Record the result", _record_picks),
-    _UNLOCK,
+    UNLOCK,
 )
 STEPS_BY_KIND: Mapping[str, tuple[Step, ...]] = {
     ROLLBACK: ROLLBACK_STEPS,
@@ -344,7 +264,10 @@ STEPS_BY_KIND: Mapping[str, tuple[Step, ...]] = {
 
 
 def steps_of(kind: str, body: Mapping[str, Any]) -> tuple[Step, ...]:
-    """The steps a stored plan runs: a rollback with a database step runs its steps too."""
+    """The steps a stored plan runs: a rollback with a database step runs its steps too, and a
+    removal has four steps per file."""
+    if kind == REMOVAL:
+        return removal_steps(body)
     database = body.get("database") if kind == ROLLBACK else None
     needed = isinstance(database, Mapping) and database.get("migrations")
     if needed and isinstance(database, Mapping) and not database.get("unavailable"):

@@ -138,7 +138,10 @@ def _count_red(deps: Deps, head: str) -> dict[str, object]:
 def _escalate(deps: Deps, run: WatchRun, reds: dict[str, object]) -> WatchRun:
     since = str(reds["since"])
     failing = ", ".join(run.failing) or "the checklist"
-    open_now = deps.store.recent_incidents(states=JOINABLE, limit=1)
+    # A removal under way pauses the watch (it holds the lock); one still waiting for its
+    # approval is planned work, not the incident of a red commit.
+    recent = deps.store.recent_incidents(states=JOINABLE, limit=10)
+    open_now = [incident for incident in recent if not incident.is_removal][:1]
     if reds.get("incident") is not None and not open_now and reds.get("reported") == run.head:
         # This commit has had its incident (rejected, resolved or rolled back since): it is not
         # reported again until a green commit or another bad one comes.

@@ -36,7 +36,8 @@ from bot.flows.drill import confidence_table, run_drill
 from bot.flows.join import JoinOrNew
 from bot.flows.postmortem import close_requested, log_entries
 from bot.flows.postmortem_doc import postmortem_file
-from bot.flows.retry import refuse_if_frozen, request_retry
+from bot.flows.removal import request_removal
+from bot.flows.retry import request_retry
 from bot.flows.rollback import request_scenario, request_target
 from bot.flows.severity import Rerated, rerate
 from bot.flows.status import collect_status
@@ -177,13 +178,7 @@ ROUTES: dict[type, Route] = {
         notice="Practising the rollback in an isolated clone…",
         working=lambda deps, asker, progress: build_drill_progress_view(progress),
     ),
-    # The removal itself is not shipped yet, but the freeze already refuses it with the reason.
-    grammar.Remove: Route(
-        lambda deps, request, asker: refuse_if_frozen(
-            deps, what="the high-risk removal", actor=asker.actor, surface=asker.surface
-        ),
-        lambda deps, asker, _: build_not_available_view("/rollback remove"),
-    ),
+    grammar.Remove: Route(request_removal, None, Reach.INCIDENT),
     grammar.Retry: Route(
         request_retry,
         lambda deps, asker, checklist: build_retry_posted_view(checklist),

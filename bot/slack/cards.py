@@ -17,6 +17,7 @@ from actions.rollback_plan import RollbackPlan
 from bot.deps import Deps
 from bot.flows.cherry_pick import PickProposal
 from bot.flows.plans import body_of, incident_of
+from bot.flows.removal import RemovalProposal
 from bot.flows.rollback import Proposal
 from bot.flows.rollback_run import Progress
 from bot.flows.security import rotated_by
@@ -45,7 +46,9 @@ def post_card(
     return live
 
 
-def deliver_card(deps: Deps, proposal: Proposal | PickProposal, reply: Reply) -> None:
+def deliver_card(
+    deps: Deps, proposal: Proposal | PickProposal | RemovalProposal, reply: Reply
+) -> None:
     """A new plan's card in the incident channel; the asker is told where it is. When the
     channel refuses it, the orchestrators get the card (with its buttons) directly, and the
     asker gets it privately with the reason."""
@@ -55,7 +58,7 @@ def deliver_card(deps: Deps, proposal: Proposal | PickProposal, reply: Reply) ->
     )
     live = post_card(deps, reply.client, card, record=proposal.record, channel=channel)
     if live.posted:
-        if isinstance(proposal, Proposal) and live.ts is not None:
+        if isinstance(proposal, Proposal | RemovalProposal) and live.ts is not None:
             # The newest card is the incident's: ratings and timers edit this one from now on.
             deps.store.set_incident_message(proposal.incident.id, channel=channel, ts=live.ts)
         if reply.channel != channel:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 
 from slack_sdk import WebClient
 
+from actions.removal import RemovalPlan
 from bot.deps import Deps
-from bot.flows.plans import ROLLBACK
+from bot.flows.plans import ROLLBACK, body_of
 from bot.flows.rollback_resume import progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan, stopped_step
 from bot.slack.cards import card_of, progress_card, tell_outcome_elsewhere
@@ -22,6 +23,7 @@ from bot.slack.direct import message_each
 from bot.slack.messages import LiveMessage
 from bot.slack.orchestrators import people_of
 from bot.slack.postmortem import open_thread
+from bot.slack.removal import RemovalThread
 from bot.slack.replies import Reply
 from bot.views.blocks import Message, escape, mention_orchestrators, message, section, unescape
 from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
@@ -88,9 +90,15 @@ def run_on_card(
     """Execute an approved (or resumed) plan, editing its card as each step finishes."""
     cards = _cards(deps, client, record, clicked)
     warned: list[bool] = []
+    body = body_of(record)
+    thread = (
+        RemovalThread(deps, client, body, cards.primary) if isinstance(body, RemovalPlan) else None
+    )
 
     def show(progress: Progress) -> None:
         cards.update(progress_card(deps, progress))
+        if thread is not None:
+            thread.show(progress)
         if cards.primary.problem and not warned and clicked is not None:
             warned.append(True)
             reason = channel_problem(cards.primary.channel, cards.primary.problem)
@@ -104,6 +112,8 @@ def run_on_card(
     if not shown:
         reply = clicked.reply if clicked is not None else None
         tell_outcome_elsewhere(deps, record, card, cards.primary, reply)
+    if thread is not None:
+        thread.finish(final)
     if final.finished:
         deps.store.write_value(CARD_FINAL_KEY.format(record.id), "1")
         if record.kind == ROLLBACK:

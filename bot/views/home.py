@@ -14,6 +14,7 @@ from bot.flows.home import HomeReport
 from bot.flows.postmortem import severity_word
 from bot.views.blocks import age, context, cut_list, escape, header, section
 from bot.views.drill import build_confidence_text
+from bot.views.incident import state_words
 from bot.views.status import lock_line
 from store import Incident
 
@@ -24,7 +25,7 @@ CHECKPOINTS_SHOWN = 8
 
 
 def _incident_line(incident: Incident, report: HomeReport) -> str:
-    state = incident.state.value.replace("_", " ")
+    state = state_words(incident)
     severity = severity_word(incident)
     since = age(incident.created_at, report.status.now)
     return f"• *#{incident.id}* {escape(incident.scenario)} · {severity} · {state} · {since}"

@@ -57,15 +57,39 @@ def incident_title(incident: Incident) -> str:
         return f"Incident #{incident.id}: rollback requested"
     if incident.source == "blocker":
         return f"Incident #{incident.id}: blocker"
+    if incident.is_removal:
+        return f"Incident #{incident.id}: high-risk removal"
     scenario = DEFAULT_POLICY.scenarios.get(incident.scenario)
     return f"Incident #{incident.id}: {scenario.title if scenario else incident.scenario}"
+
+
+_STATE_WORDS = {
+    "awaiting_rating": "waiting for an orchestrator's rating",
+    "fixing": "in its fix window",
+    "awaiting_approval": "rollback awaiting approval",
+}
+#: A removal moves through the same states as a rollback; its words are its own.
+_REMOVAL_WORDS = {
+    "awaiting_approval": "removal awaiting approval",
+    "rolling_back": "removal under way",
+    "stopped": "removal stopped",
+    "aborted": "removal aborted",
+    "resolved": "removal finished",
+}
+
+
+def state_words(incident: Incident) -> str:
+    """Where an incident stands, as status and the App Home say it."""
+    state = incident.state.value
+    words = _REMOVAL_WORDS if incident.is_removal else _STATE_WORDS
+    return words.get(state, state.replace("_", " "))
 
 
 def incident_summary(incident: Incident, *, approved_by: str | None = None) -> dict[str, Any]:
     """Scenario and severity, the trigger, why the procedure says what it says, and who."""
     decision = incident.decision
     lines = []
-    if incident.scenario != EXPLICIT:
+    if incident.scenario != EXPLICIT and not incident.is_removal:
         level = decision.get("level")
         severity = f"{incident.severity} ({level})" if level else (incident.severity or "?")
         lines.append(f"*Scenario*: {escape(incident.scenario)} · *Severity*: {severity}")

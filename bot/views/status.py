@@ -11,6 +11,7 @@ from bot.ids import BlockId
 from bot.views.blocks import Message, age, cut_list, escape, header, mention, message, section
 from bot.views.checkpoint import forced_mark
 from bot.views.drill import build_confidence_text
+from bot.views.incident import state_words
 from store import Incident, Lock
 
 
@@ -109,18 +110,11 @@ def _lesson_lines(report: StatusReport) -> str:
     return "*Lessons learned* (fixed forward)\n" + "\n".join(lines)
 
 
-_STATE_WORDS = {
-    "awaiting_rating": "waiting for an orchestrator's rating",
-    "fixing": "in its fix window",
-    "awaiting_approval": "rollback awaiting approval",
-}
-
-
 def _incident_line(incident: Incident, report: StatusReport) -> str:
     """'#1 critical (severity 5), rolled back to 95bdf47; asked by @U0ENG, approved by @U0ORCH,
     12 min ago; work kept on phase2-broken-…; service healthy'."""
     severity = f" (severity {incident.severity})" if incident.severity else ""
-    state = _STATE_WORDS.get(incident.state.value, incident.state.value.replace("_", " "))
+    state = state_words(incident)
     if incident.to_sha:
         state += f" to `{_short(incident.to_sha)}`"
     who = f"asked by {mention(incident.requester)}"
