@@ -22,6 +22,7 @@ import git
 
 from actions.errors import InputError
 from actions.gitrun import Deadline, git_ok
+from actions.redact import redact
 
 MAX_PATHS = 50
 _GLOB_CHARS = frozenset("*?[")
@@ -53,13 +54,18 @@ def expand_paths(*, repo: git.Repo, asked: Sequence[str], deadline: Deadline) ->
     return tuple(found)
 
 
+def _shown(path: str) -> str:
+    """A path as a message may quote it: cut, and a token typed into it redacted."""
+    return redact(path[:120])
+
+
 def is_glob(path: str) -> bool:
     return any(char in _GLOB_CHARS for char in path)
 
 
 def _plain(path: str) -> str:
     """``path`` as a relative path inside the repository, or InputError."""
-    shown = path[:80]
+    shown = _shown(path)
     if not path or _CONTROL_RE.search(path) or "\\" in path:
         raise InputError(f"`{shown}` is not a path git can name. {_REFUSED}")
     parts = path.split("/")
@@ -82,14 +88,14 @@ def _files_of(repo: git.Repo, root: Path, path: str, deadline: Deadline) -> tupl
     if files:
         return files
     if is_glob(path):
-        raise InputError(f"`{path}` matches no tracked file. {_REFUSED}")
+        raise InputError(f"`{_shown(path)}` matches no tracked file. {_REFUSED}")
     on_disk = root / path
     if on_disk.is_symlink() or on_disk.exists():
         _require_inside(root, path)
         raise InputError(
-            f"`{path}` is not tracked by git, so there is no commit to remove it in. {_REFUSED}"
+            f"`{_shown(path)}` is not tracked by git, so there is no commit to remove it in. {_REFUSED}"
         )
-    raise InputError(f"`{path}` does not exist in the repository. {_REFUSED}")
+    raise InputError(f"`{_shown(path)}` does not exist in the repository. {_REFUSED}")
 
 
 def _require_inside(root: Path, path: str) -> None:
@@ -98,6 +104,6 @@ def _require_inside(root: Path, path: str) -> None:
     real = Path(os.path.realpath(root / path))
     if real != root and root not in real.parents:
         raise InputError(
-            f"`{path}` is a symlink, or lies under one, that leads outside the repository. "
+            f"`{_shown(path)}` is a symlink, or lies under one, that leads outside the repository. "
             f"{_REFUSED}"
         )

@@ -66,10 +66,10 @@ def test_bad_input_gets_ephemeral_with_valid_forms_and_changes_nothing(local: Lo
     assert [e.action for e in local.store.timeline()] == ["slash_command"]
 
 
-def test_known_but_unshipped_request_says_so(local: LocalSlack) -> None:
+def test_removal_without_a_drill_says_which_drill_to_run(local: LocalSlack) -> None:
     local.sender.slash_command("/rollback", "remove server/email.ts", user_id="U0ENG")
     reply = _reply(local.emulator)[0]
-    assert "`/rollback remove` is understood, but this version" in reply.text
+    assert "`/rollback drill email`" in reply.text and "Nothing was removed" in reply.text
     assert local.store.list_incidents() == []
 
 
@@ -113,10 +113,10 @@ def test_app_home_publishes_status_once_per_event(local: LocalSlack, config: Con
     assert len(local.emulator.calls("views.publish")) == 1
 
 
-def test_unshipped_command_is_named_without_its_arguments(local: LocalSlack) -> None:
+def test_a_token_typed_as_a_path_is_not_echoed_back(local: LocalSlack) -> None:
     local.sender.slash_command("/rollback", "remove server/xoxb-in-a-name.ts", user_id="U0ORCH")
     text = _reply(local.emulator)[0].text
-    assert "`/rollback remove` is understood, but this version" in text
+    assert "Nothing was removed" in text
     assert "xoxb-in-a-name" not in text
 
 

@@ -85,7 +85,7 @@ def test_command_mentioning_payload_is_answered_as_a_command(
     assert b"payload" in sent.sent_body  # the word really is in the form Slack sent
     assert local.emulator.wait_for(lambda e: bool(_replies(local, user)), timeout=10)
     (reply,) = _replies(local, user)
-    expected = "is understood, but this version" if "remove" in text else "rollback-bot"
+    expected = "Nothing was removed" if "remove" in text else "rollback-bot"
     assert expected in reply.text
     after = _world(local)
     assert after[:3] == before[:3]
