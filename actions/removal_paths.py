@@ -93,7 +93,8 @@ def _files_of(repo: git.Repo, root: Path, path: str, deadline: Deadline) -> tupl
     if on_disk.is_symlink() or on_disk.exists():
         _require_inside(root, path)
         raise InputError(
-            f"`{_shown(path)}` is not tracked by git, so there is no commit to remove it in. {_REFUSED}"
+            f"`{_shown(path)}` is not tracked by git, so there is no commit to remove it in. "
+            f"{_REFUSED}"
         )
     raise InputError(f"`{_shown(path)}` does not exist in the repository. {_REFUSED}")
 
