@@ -23,7 +23,7 @@ from actions.refs import require_ref_name
 from actions.removal_paths import expand_paths
 from actions.rollback_email import is_email_path
 from actions.rollback_git import (
-    is_ancestor,
+    contains_commit,
     remote_branch_head,
     require_commit_id,
     require_on_branch,
@@ -96,7 +96,7 @@ def plan_removal(
                 "be a commit of its own and nothing else."
             )
         remote_head = remote_branch_head(repo, remote, f"refs/heads/{branch}", deadline)
-        if remote_head is not None and not _here_and_contained(repo, remote_head, head, deadline):
+        if remote_head is not None and not contains_commit(repo, head, remote_head, deadline):
             raise GitError(
                 f"{remote} has {branch} at {short(remote_head)}, which HEAD does not contain. "
                 f"{_REFUSED} Pull (or look at what was pushed), then ask again."
@@ -115,11 +115,6 @@ def plan_removal(
         backup_prefix=prefix,
         fingerprint=removal_fingerprint(branch, head, remote_head, paths),
     )
-
-
-def _here_and_contained(repo: git.Repo, commit: str, head: str, deadline: Deadline) -> bool:
-    known = run_git(repo, ["cat-file", "-e", f"{commit}^{{commit}}"], deadline.left("reading"))
-    return known.ok and is_ancestor(repo, commit, head, deadline)
 
 
 def remove_and_commit(

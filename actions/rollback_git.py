@@ -86,6 +86,14 @@ def is_ancestor(repo: git.Repo, ancestor: str, descendant: str, deadline: Deadli
     return call.ok
 
 
+def contains_commit(repo: git.Repo, head: str, commit: str, deadline: Deadline) -> bool:
+    """Whether ``commit`` (a full id from ls-remote) is here and in ``head``'s history."""
+    known = run_git(
+        repo, ["cat-file", "-e", f"{commit}^{{commit}}"], deadline.left("reading the remote head")
+    )
+    return known.ok and is_ancestor(repo, commit, head, deadline)
+
+
 def require_on_branch(repo: git.Repo, branch: str, deadline: Deadline, consequence: str) -> str:
     """The commit HEAD is at, or GitError when HEAD is detached or on another branch."""
     head, ref = head_and_branch(repo, deadline)

@@ -28,6 +28,7 @@ from actions.refs import require_ref_name
 from actions.rollback_email import find_commit_before_email_removal
 from actions.rollback_git import (
     changed_paths,
+    contains_commit,
     directory_pathspec,
     head_and_branch,
     is_ancestor,
@@ -188,7 +189,11 @@ def _require_remote_contained(
     remote_head: str | None,
     deadline: Deadline,
 ) -> None:
-    if remote_head is None or remote_head == head or _contains(repo, head, remote_head, deadline):
+    if (
+        remote_head is None
+        or remote_head == head
+        or contains_commit(repo, head, remote_head, deadline)
+    ):
         return
     # The lease would accept this remote head and the push would drop its commits from the
     # remote, and no backup holds them: they are not in this working copy.
@@ -246,14 +251,6 @@ def _read_local(
             if is_migration_file(path)
         ),
     )
-
-
-def _contains(repo: git.Repo, head: str, commit: str, deadline: Deadline) -> bool:
-    """Whether ``commit`` (a full id from ls-remote) is here and in HEAD's history."""
-    known = run_git(
-        repo, ["cat-file", "-e", f"{commit}^{{commit}}"], deadline.left("reading the remote head")
-    )
-    return known.ok and is_ancestor(repo, commit, head, deadline)
 
 
 def _ask_remote(repo: git.Repo, remote: str, branch: str, deadline: Deadline) -> str | None:
