@@ -23,7 +23,7 @@ from pathlib import Path
 import git
 
 from actions.errors import GitError
-from actions.gitrun import NETWORK_ENV, git_ok, identity_config, run_git
+from actions.gitrun import git_ok, identity_config
 from actions.refs import require_ref_name
 from actions.rollback_plan import RollbackPlan, plan_rollback
 from actions.rollback_push import push_backup_branch, push_with_lease
@@ -42,56 +42,82 @@ class ScratchRepo:
     clone: Path
     remote: Path
     drilled: str  # the live commit the drill started from
+    whole_tree: bool = True  # False: only the files the break touches are checked out
 
 
-def clone_for_drill(*, source: Path, branch: str, scratch: Path, timeout_s: float) -> ScratchRepo:
+def clone_for_drill(
+    *, source: Path, branch: str, scratch: Path, timeout_s: float, whole_tree: bool = True
+) -> ScratchRepo:
     """A local clone of ``branch`` in ``scratch``, its origin a scratch bare repository.
 
-    Both are local clones (objects hard-linked, never copied or pushed), so a long history
-    costs the drill little more than the rollback it practises.
+    The clone hard-links the live objects (never copies them, never writes to them). The bare
+    remote borrows the clone's objects through ``objects/info/alternates`` and is given the
+    branch directly, so setting it up costs no second clone and no push; the rollback's own
+    pushes to it are real pushes. Without ``whole_tree`` (a drill verified at git level, with no
+    scratch service to serve the files) the checkout is sparse: only the files the break
+    touches, so a large tree costs the drill nothing it does not use. Nothing is checked out
+    yet: the break's checkout of the test branch is the one that writes the tree.
     """
     require_ref_name(branch, what="branch name")
     live = git.Repo(source)
-    drilled = git_ok(live, ["rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}"], timeout_s)
     remote, clone = scratch / "remote.git", scratch / "clone"
-    one_branch = ["--local", "--single-branch", "--branch", branch, "--", str(source)]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="drill-clone") as pool:
-        bare = pool.submit(
-            git_ok, live, ["clone", "--quiet", "--bare", *one_branch, str(remote)], timeout_s
-        )
-        work = pool.submit(git_ok, live, ["clone", "--quiet", *one_branch, str(clone)], timeout_s)
-        bare.result(), work.result()
+    sparse = ["--config", "core.sparseCheckout=true", "--config", "core.sparseCheckoutCone=false"]
+    # --template= (none): no sample hooks or other template files to write, and later remove.
+    taking = [
+        *("clone", "--quiet", "--template=", "--no-checkout", "--local", "--single-branch"),
+        *("--branch", branch, *([] if whole_tree else sparse), "--", str(source), str(clone)),
+    ]
+    made = ["init", "--quiet", "--bare", "--template=", str(remote)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
+        bare = pool.submit(git_ok, live, made, timeout_s)
+        git_ok(live, taking, timeout_s)
+        bare.result()
     repo = git.Repo(clone)
-    git_ok(repo, ["remote", "set-url", "origin", str(remote)], timeout_s)
-    git_ok(repo, ["checkout", "--quiet", "-B", branch, drilled], timeout_s)
-    return ScratchRepo(clone, remote, drilled)
+    # What was cloned is what is drilled, even if the live branch moved meanwhile.
+    drilled = git_ok(repo, ["rev-parse", "--verify", "HEAD^{commit}"], timeout_s)
+    (remote / "objects" / "info").mkdir(exist_ok=True)
+    (remote / "objects" / "info" / "alternates").write_text(f"{clone / '.git' / 'objects'}\n")
+    if not whole_tree:
+        patterns = "".join(f"/{name}\n" for name in (*BROKEN_FILES, FALLBACK_FILE))
+        (clone / ".git" / "info").mkdir(exist_ok=True)
+        (clone / ".git" / "info" / "sparse-checkout").write_text(patterns)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
+        given = pool.submit(
+            git_ok, git.Repo(remote), ["update-ref", f"refs/heads/{branch}", drilled, ""], timeout_s
+        )
+        git_ok(repo, ["remote", "set-url", "origin", str(remote)], timeout_s)
+        given.result()
+    return ScratchRepo(clone, remote, drilled, whole_tree)
 
 
 def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
     """The procedure's step: the test branch, its intentional break committed and tagged."""
-    repo = git.Repo(scratch.clone)
-    git_ok(repo, ["checkout", "--quiet", "-b", TEST_BRANCH], timeout_s)
+    repo, remote = git.Repo(scratch.clone), git.Repo(scratch.remote)
+    # Independent commands (another file, or another repository) run side by side.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-break") as pool:
+        asked = pool.submit(identity_config, repo, timeout_s)
+        # The clone has no checkout yet: this one writes the tree, at the drilled commit.
+        git_ok(repo, ["checkout", "--quiet", "-b", TEST_BRANCH, scratch.drilled], timeout_s)
+        identity = asked.result()
     broken = next((name for name in BROKEN_FILES if (scratch.clone / name).is_file()), None)
-    path = scratch.clone / (broken or FALLBACK_FILE)
-    with path.open("a", encoding="utf-8") as out:
+    with (scratch.clone / (broken or FALLBACK_FILE)).open("a", encoding="utf-8") as out:
         out.write(BROKEN_LINE)
-    git_ok(repo, ["add", "--", path.name if broken is None else broken], timeout_s)
-    identity = identity_config(repo, timeout_s)
-    git_ok(
-        repo,
-        ["commit", "--quiet", "--no-verify", "-m", "test: intentional break"],
-        timeout_s,
-        config=identity,
-    )
-    git_ok(repo, ["tag", "--end-of-options", BROKEN_TAG], timeout_s, config=identity)
-    # On the remote too, as a broken commit that needs rolling back is.
-    git_ok(
-        repo,
-        ["push", "--quiet", "origin", f"refs/heads/{TEST_BRANCH}:refs/heads/{TEST_BRANCH}"],
-        timeout_s,
-        env=NETWORK_ENV,
-    )
-    return git_ok(repo, ["rev-parse", "HEAD"], timeout_s)
+    if broken is None:
+        git_ok(repo, ["add", "--", FALLBACK_FILE], timeout_s)
+    # The procedure's `commit -am`, limited to the broken file.
+    only = ["--", broken] if broken else []
+    commit = ["commit", "--quiet", "--no-verify", "-m", "test: intentional break", *only]
+    git_ok(repo, commit, timeout_s, config=identity)
+    sha = git_ok(repo, ["rev-parse", "HEAD"], timeout_s)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-break") as pool:
+        # On the remote too, as a broken commit that needs rolling back is; the remote already
+        # sees the commit through its alternates, so the ref is all it needs.
+        pushed = pool.submit(
+            git_ok, remote, ["update-ref", f"refs/heads/{TEST_BRANCH}", sha, ""], timeout_s
+        )
+        git_ok(repo, ["tag", "--end-of-options", BROKEN_TAG, sha], timeout_s, config=identity)
+        pushed.result()
+    return sha
 
 
 def roll_back_test_branch(
@@ -145,22 +171,39 @@ def roll_back_one_commit(
 def verify_at_git_level(*, scratch: ScratchRepo, plan: RollbackPlan, timeout_s: float) -> str:
     """What the rollback must have left: raise GitError naming the first thing that is off."""
     clone, remote = git.Repo(scratch.clone), git.Repo(scratch.remote)
-    head = git_ok(clone, ["rev-parse", "HEAD"], timeout_s)
-    pushed = git_ok(remote, ["rev-parse", f"refs/heads/{TEST_BRANCH}"], timeout_s)
-    backup = run_git(remote, ["rev-parse", f"refs/heads/{plan.backup_branch}"], timeout_s)
-    dirty = git_ok(clone, ["status", "--porcelain"], timeout_s)
+    wanted = (f"refs/heads/{TEST_BRANCH}", f"refs/heads/{plan.backup_branch}")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-verify") as pool:
+        listing = pool.submit(
+            git_ok,
+            remote,
+            ["for-each-ref", "--format=%(refname) %(objectname)", *wanted],
+            timeout_s,
+        )
+        status = git_ok(
+            clone, ["status", "--porcelain=v2", "--branch", "--no-ahead-behind"], timeout_s
+        ).splitlines()
+        listed = listing.result()
+    head = next((line.split()[2] for line in status if line.startswith("# branch.oid ")), "")
+    dirty = [line for line in status if not line.startswith("#")]
+    on_remote = dict(line.split(" ", 1) for line in listed.splitlines())
+    pushed = on_remote.get(wanted[0], "")
     problems = [
         f"HEAD is {head[:7]}, not the target {plan.target_sha[:7]}"
         if head != plan.target_sha
         else "",
-        f"the remote branch is {pushed[:7]}" if pushed != plan.target_sha else "",
-        "the backup branch is not on the remote" if backup.out != plan.head_sha else "",
+        f"the remote branch is {pushed[:7] or 'missing'}" if pushed != plan.target_sha else "",
+        "the backup branch is not on the remote"
+        if on_remote.get(wanted[1]) != plan.head_sha
+        else "",
         "the working tree is not clean" if dirty else "",
     ]
     found = [problem for problem in problems if problem]
     if found:
         raise GitError(f"The drill's rollback did not hold: {'; '.join(found)}.")
+    checked_out = (
+        "" if scratch.whole_tree else " (a sparse clone: only the broken file checked out)"
+    )
     return (
-        f"verified at git level: {TEST_BRANCH} is back at {plan.target_sha[:7]} here and on the "
-        f"scratch remote, and {plan.backup_branch} holds the break"
+        f"verified at git level{checked_out}: {TEST_BRANCH} is back at {plan.target_sha[:7]} "
+        f"here and on the scratch remote, and {plan.backup_branch} holds the break"
     )

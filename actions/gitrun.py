@@ -112,10 +112,18 @@ def git_ok(
 
 
 def identity_config(repo: git.Repo, timeout_s: float) -> tuple[str, ...]:
-    """``-c`` options naming the bot, only for what the repository's config does not name."""
+    """``-c`` options naming the bot, only for what the repository's config does not name.
+
+    One ``--get-regexp`` call for both keys: git's last value for a key is the one it uses.
+    """
+    call = run_git(repo, ["config", "--get-regexp", r"^user\.(name|email)$"], timeout_s)
+    named: dict[str, str] = {}
+    for line in call.out.splitlines():
+        key, _, value = line.partition(" ")
+        named[key] = value.strip()
     options: list[str] = []
     for key, fallback in (("user.name", DEFAULT_NAME), ("user.email", DEFAULT_EMAIL)):
-        if not run_git(repo, ["config", "--get", key], timeout_s).out.strip():
+        if not named.get(key):
             options += ["-c", f"{key}={fallback}"]
     return tuple(options)
 

@@ -18,11 +18,10 @@ import git
 from actions.errors import GitError, InputError, OutOfTime
 from actions.git import require_index_unlocked, require_no_operation
 from actions.gitrun import (
-    DEFAULT_EMAIL,
-    DEFAULT_NAME,
     UNDO_TIMEOUT_S,
     Deadline,
     git_ok,
+    identity_config,
     run_git,
 )
 from actions.refs import require_ref_name
@@ -150,25 +149,11 @@ def _head_index_identity(
         ],
         deadline.left("reading HEAD"),
     ).split("\x00")
-    return (head, tree, date), index_tree(repo, deadline), _identity(repo, deadline)
-
-
-def _identity(repo: git.Repo, deadline: Deadline) -> tuple[str, ...]:
-    """``-c`` options naming the bot for whatever of user.name/email the config lacks (one call,
-    where checkpoint_git.identity_config asks twice)."""
-    call = run_git(
-        repo, ["config", "--get-regexp", r"^user\.(name|email)$"], deadline.left("identity")
+    return (
+        (head, tree, date),
+        index_tree(repo, deadline),
+        identity_config(repo, deadline.left("identity")),
     )
-    known = {
-        key
-        for key, _, value in (line.partition(" ") for line in call.out.splitlines())
-        if value.strip()
-    }
-    options: list[str] = []
-    for key, fallback in (("user.name", DEFAULT_NAME), ("user.email", DEFAULT_EMAIL)):
-        if key not in known:
-            options += ["-c", f"{key}={fallback}"]
-    return tuple(options)
 
 
 def create_backup_branch(*, repo: git.Repo, name: str, sha: str, timeout_s: float = 30.0) -> None:

@@ -144,6 +144,8 @@ def clone_under_lock(deps: Deps, scratch: Path, owner: str) -> ScratchRepo:
             branch=config.git.branch,
             scratch=scratch,
             timeout_s=STEP_TIMEOUT_S,
+            # Only a scratch service needs the whole tree: a git-level check reads the break.
+            whole_tree=config.drills.scratch_command is not None,
         )
     finally:
         deps.store.release_lock(lock, owner=owner)

@@ -1,0 +1,120 @@
+"""The drill's git steps on throwaway repositories: the scratch clone (whole or sparse), the
+break, the real rollback against the scratch remote, and the git-level verification, with the
+live working copy and its origin read and never written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from actions.drill import (
+    BROKEN_TAG,
+    FALLBACK_FILE,
+    TEST_BRANCH,
+    break_on_test_branch,
+    clone_for_drill,
+    roll_back_test_branch,
+    verify_at_git_level,
+)
+from actions.errors import GitError
+from tests.gitrepo import BRANCH, PhaseRepo, git, git_try, make_phase_repo, repo_state
+
+NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+
+
+def _drill(repo: PhaseRepo, scratch: Path, *, whole_tree: bool) -> str:
+    cloned = clone_for_drill(
+        source=repo.work, branch=BRANCH, scratch=scratch, timeout_s=30, whole_tree=whole_tree
+    )
+    broke = break_on_test_branch(scratch=cloned, timeout_s=30)
+    assert git(cloned.remote, "rev-parse", f"refs/heads/{TEST_BRANCH}") == broke
+    assert git(cloned.clone, "rev-parse", BROKEN_TAG) == broke
+    plan = roll_back_test_branch(scratch=cloned, now=NOW, phase="phase2", timeout_s=30)
+    assert plan.target_sha == cloned.drilled and plan.head_sha == broke
+    return verify_at_git_level(scratch=cloned, plan=plan, timeout_s=30)
+
+
+@pytest.mark.parametrize("whole_tree", [True, False])
+def test_drill_git_steps_leave_the_live_repository_and_origin_untouched(
+    tmp_path: Path, whole_tree: bool
+) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    (repo.work / "server" / "wip.ts").write_text("half done\n")
+    (repo.work / "server" / "routes.ts").write_text("edited, not committed\n")
+    before = repo_state(repo)
+    said = _drill(repo, tmp_path / "scratch", whole_tree=whole_tree)
+    assert repo_state(repo) == before
+    assert ("sparse clone" in said) is not whole_tree
+    assert "verified at git level" in said
+
+
+def test_drill_clone_sparse_checks_out_only_the_broken_file(tmp_path: Path) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    cloned = clone_for_drill(
+        source=repo.work, branch=BRANCH, scratch=tmp_path / "s", timeout_s=30, whole_tree=False
+    )
+    break_on_test_branch(scratch=cloned, timeout_s=30)
+    files = sorted(
+        str(path.relative_to(cloned.clone))
+        for path in cloned.clone.rglob("*")
+        if path.is_file() and ".git" not in path.parts
+    )
+    assert files == ["server/routes.ts"]
+    assert git(cloned.clone, "status", "--porcelain") == ""
+    # The tree itself is whole: only the checkout is sparse.
+    assert "server/email.ts" in git(cloned.clone, "ls-files")
+
+
+def test_drill_clone_whole_tree_has_every_file_and_pushes_never_reach_the_live_origin(
+    tmp_path: Path,
+) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    cloned = clone_for_drill(
+        source=repo.work, branch=BRANCH, scratch=tmp_path / "s", timeout_s=30, whole_tree=True
+    )
+    break_on_test_branch(scratch=cloned, timeout_s=30)
+    assert (cloned.clone / "server" / "email.ts").is_file()
+    assert git(cloned.clone, "remote") == "origin"
+    assert git(cloned.clone, "remote", "get-url", "--all", "origin") == str(cloned.remote)
+    alternates = (cloned.remote / "objects" / "info" / "alternates").read_text().strip()
+    assert Path(alternates).is_relative_to(tmp_path / "s")
+    assert not (cloned.clone / ".git" / "hooks").exists(), "a scratch clone runs no hooks"
+
+
+def test_drill_without_server_routes_breaks_a_file_of_its_own(tmp_path: Path) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    git(repo.work, "rm", "-q", "--", "server/routes.ts")
+    git(repo.work, "commit", "-q", "-m", "routes moved")
+    for whole_tree in (True, False):
+        scratch = tmp_path / f"scratch-{whole_tree}"
+        cloned = clone_for_drill(
+            source=repo.work, branch=BRANCH, scratch=scratch, timeout_s=30, whole_tree=whole_tree
+        )
+        break_on_test_branch(scratch=cloned, timeout_s=30)
+        changed = git(cloned.clone, "show", "--name-only", "--format=", "HEAD")
+        assert changed == FALLBACK_FILE
+        plan = roll_back_test_branch(scratch=cloned, now=NOW, phase="phase2", timeout_s=30)
+        assert "verified" in verify_at_git_level(scratch=cloned, plan=plan, timeout_s=30)
+        assert not (cloned.clone / FALLBACK_FILE).exists()
+
+
+def test_drill_clone_of_a_missing_branch_is_a_git_error(tmp_path: Path) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    with pytest.raises(GitError, match="clone"):
+        clone_for_drill(
+            source=repo.work, branch="feature/nope", scratch=tmp_path / "s", timeout_s=30
+        )
+
+
+def test_drill_verification_names_a_remote_branch_that_did_not_move(tmp_path: Path) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    cloned = clone_for_drill(source=repo.work, branch=BRANCH, scratch=tmp_path / "s", timeout_s=30)
+    broke = break_on_test_branch(scratch=cloned, timeout_s=30)
+    plan = roll_back_test_branch(scratch=cloned, now=NOW, phase="phase2", timeout_s=30)
+    # Someone puts the break back on the scratch remote: the verification must say so.
+    moved = git_try(cloned.remote, "update-ref", f"refs/heads/{TEST_BRANCH}", broke)
+    assert moved.returncode == 0, moved.stderr
+    with pytest.raises(GitError, match="the remote branch is"):
+        verify_at_git_level(scratch=cloned, plan=plan, timeout_s=30)
