@@ -45,6 +45,16 @@ def drill_result(local: LocalSlack) -> str:
     return str(shown.blocks)
 
 
+def drill_thread(local: LocalSlack) -> list[str]:
+    """The replies under the drill's message, oldest first."""
+    (parent,) = [m for m in local.emulator.messages(CHANNEL) if m.text.startswith("Drill: critical")]
+    return [
+        m.text
+        for m in local.emulator.messages(CHANNEL)
+        if m.thread_ts == parent.ts and m.ts != parent.ts
+    ]
+
+
 def test_drill_leaves_the_live_repository_exactly_as_it_was_and_counts_as_tested(
     sandbox: Sandbox,
 ) -> None:
@@ -55,6 +65,7 @@ def test_drill_leaves_the_live_repository_exactly_as_it_was_and_counts_as_tested
         local.deps.work.wait_idle(30)
         local.sender.slash_command("/rollback", "drill critical", user_id=ENGINEER)
         shown = drill_result(local)
+        thread = drill_thread(local)
         (record,) = local.store.latest_drills().values()
         local.sender.slash_command("/rollback", "status", user_id=ENGINEER)
         assert local.emulator.wait_for(
@@ -67,6 +78,15 @@ def test_drill_leaves_the_live_repository_exactly_as_it_was_and_counts_as_tested
     assert record.commit_sha == before[3]
     assert record.exercised == ("clone", "break", "rollback", "verify", "cleanup")
     assert "Passed" in shown and "verified at git level" in shown
+    # The thread tells the steps as they pass, then the verdict.
+    assert thread[:5] == [
+        "Clone into a scratch folder, with a scratch remote: done",
+        "Create the test branch and commit the intentional break: done",
+        "Roll it back: backup pushed, reset, leased push: done",
+        "Verify: done",
+        "Clean up: done",
+    ]
+    assert thread[-1].startswith("The drill passed in ") and thread[-1].endswith("recorded.")
     assert locks == []
     printed = run_cli(["confidence", "--config", str(sandbox.config_path)], bot_env())
     assert printed.returncode == 0, printed.stderr
@@ -108,6 +128,9 @@ def test_drill_with_a_scratch_service_runs_the_checklist_on_it_and_stops_it(
     assert "checklist failed on the scratch service" in record.problem
     assert "email" in record.problem
     assert "Failed" in shown
+    thread = drill_thread(local)
+    assert thread[-3:-1] == ["Verify: failed", "Clean up: done"]
+    assert thread[-1].startswith("The drill failed")
     assert _drill_processes() == [], "the scratch service outlived its drill"
 
 

@@ -51,7 +51,11 @@ from bot.views.checkpoint import (
     build_checkpoint_outcome_view,
 )
 from bot.views.delivery import build_cannot_edit_view, build_undelivered_view, channel_problem
-from bot.views.drill import build_drill_progress_view, build_drill_result_view
+from bot.views.drill import (
+    build_drill_progress_view,
+    build_drill_result_view,
+    build_drill_step_views,
+)
 from bot.views.errors import build_error_view, build_not_available_view
 from bot.views.escalation import build_page_view
 from bot.views.fix_window import build_fix_forward_card_view, build_fixed_forward_modal_view
@@ -397,6 +401,8 @@ def _third_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
     yield "drill running", build_drill_progress_view(drill)
     record = _confidence()[1].drill
     yield "drill done", build_drill_result_view(replace(drill, record=record), _confidence())
+    for i, reply in enumerate(build_drill_step_views(replace(drill, record=record))):
+        yield f"drill thread reply {i}", reply
     yield "status with confidence", build_status_view(replace(_status(), confidence=_confidence()))
     yield from _bisect_views(email)
 

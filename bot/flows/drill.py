@@ -97,6 +97,7 @@ def run_drill(deps: Deps, request: grammar.Drill, asker: Asker) -> DrillProgress
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         progress.done.append(("cleanup", True, "the scratch folder is removed"))
+        asker.progress(progress)
     ok = not problem and all(ok for _, ok, _ in progress.done)
     progress.record = deps.store.record_drill(
         scenario=request.scenario,

@@ -13,7 +13,7 @@ Adding a command: its request in :mod:`bot.grammar`, a row in :data:`ROUTES`, it
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -54,7 +54,11 @@ from bot.slack.retry import post_checklist
 from bot.views.bisect import build_bisect_posted_view
 from bot.views.blocks import Message
 from bot.views.checkpoint import build_checkpoint_list_view, build_checkpoint_outcome_view
-from bot.views.drill import build_drill_progress_view, build_drill_result_view
+from bot.views.drill import (
+    build_drill_progress_view,
+    build_drill_result_view,
+    build_drill_step_views,
+)
 from bot.views.errors import build_not_available_view
 from bot.views.help import build_help_view
 from bot.views.join import build_join_or_new_view
@@ -80,6 +84,7 @@ class Reach(Enum):
 
 Flow = Callable[[Deps, Any, Asker], Any]
 View = Callable[[Deps, Asker, Any], Message]
+Replies = Callable[[Deps, Asker, Any], Sequence[Message]]
 Shown = Callable[[Deps, WebClient, Any], Any]
 
 
@@ -90,6 +95,9 @@ class Route:
     reach: Reach = Reach.ASKER
     notice: str = ""  # said privately before a slow flow starts
     working: View | None = None  # the channel's message while the flow runs, from its progress
+    # Replies in that message's thread, one per thing done so far: each is posted once, as it
+    # appears, so the people following the thread are told step by step.
+    thread: Replies | None = None
     # What the result changes in Slack besides the answer (a summary edited, a file posted);
     # what it returns is what the view draws.
     then: Shown | None = None
@@ -177,6 +185,7 @@ ROUTES: dict[type, Route] = {
         Reach.CHANNEL,
         notice="Practising the rollback in an isolated clone…",
         working=lambda deps, asker, progress: build_drill_progress_view(progress),
+        thread=lambda deps, asker, progress: build_drill_step_views(progress),
     ),
     grammar.Remove: Route(request_removal, None, Reach.INCIDENT),
     grammar.Retry: Route(
@@ -263,6 +272,7 @@ class _Answer:
         )
         self._live = LiveMessage(reply.client, reply.channel)
         self._started = False
+        self._replied = 0
         self._lock = threading.Lock()
 
     def progress(self, so_far: object) -> None:
@@ -270,11 +280,23 @@ class _Answer:
             return
         message = self._route.working(self._deps, self.asker, so_far)
         with self._lock:  # checks finish on several threads; the first one posts
-            if not self._started:
-                self._started = True
+            first, self._started = not self._started, True
+            if first:
                 self._live.start(message)
-                return
-        self._live.update(message)
+        if not first:
+            self._live.update(message)
+        self._reply_in_thread(so_far)
+
+    def _reply_in_thread(self, so_far: object) -> None:
+        if self._route.thread is None or self._live.ts is None:
+            return
+        with self._lock:  # in order, and each reply once
+            replies = self._route.thread(self._deps, self.asker, so_far)[self._replied :]
+            self._replied += len(replies)
+            for reply in replies:
+                LiveMessage(self._reply.client, self._live.channel).start(
+                    {**reply, "thread_ts": self._live.ts}
+                )
 
     def deliver(self, result: Any) -> None:
         if self._route.then is not None:
@@ -287,6 +309,7 @@ class _Answer:
         if self._route.reach is Reach.ASKER:
             self._reply.tell(message)
         elif self._live.posted:
+            self._reply_in_thread(result)
             if not self._live.finish(message):
                 self._reply.tell_undelivered(message, self._live)
         elif self._started:  # the bot may not be in this channel: the asker still gets it

@@ -37,6 +37,26 @@ def build_drill_progress_view(progress: DrillProgress) -> Message:
     )
 
 
+def build_drill_step_views(progress: DrillProgress) -> list[Message]:
+    """The thread under the drill's message: a reply per finished step, then the verdict."""
+    replies = [
+        message(
+            f"{TITLES[name]}: {'done' if ok else 'failed'}",
+            [section(f"{_MARK[ok]} *{TITLES[name]}*" + (f"\n{escape(detail)}" if detail else ""))],
+        )
+        for name, ok, detail in progress.done
+    ]
+    record = progress.record
+    if record is not None:
+        verdict = (
+            f"The drill passed in {record.duration_s:.1f} s, and is recorded."
+            if record.ok
+            else f"The drill failed, and is recorded: {record.problem}"
+        )
+        replies.append(message(verdict, [section(f"{_MARK[record.ok]} {escape(verdict)}")]))
+    return replies
+
+
 def build_drill_result_view(progress: DrillProgress, table: Sequence[Confidence]) -> Message:
     record = progress.record
     ok = record is not None and record.ok
