@@ -122,6 +122,7 @@ def test_serve_removal_killed_mid_way_resumes_and_finishes_once(
 
     process, sender = harness.serve()
     stopped = wait_card_text(emulator, card, "removal stopped", timeout=60)
+    assert "Resume the removal?" in str(stopped.blocks) and "rollback?" not in str(stopped.blocks)
     click(emulator, sender, stopped, RESUME, ORCHESTRATOR)
     wait_card_text(emulator, card, STOPPED_AT_BREAK, timeout=120)
     stop_cleanly(process)

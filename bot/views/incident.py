@@ -172,13 +172,19 @@ def stopped_blocks(
 ) -> list[dict[str, Any]]:
     where = step_title(progress, progress.stopped_at)
     value = {"plan": record.id, "attempt": record.attempt}
+    what = "removal" if record.kind == "removal" else "rollback"
+    kept = (
+        "each file removed so far is its own commit, and a reset one stays on its backup branch"
+        if what == "removal"
+        else "the backup branch, if made, keeps everything"
+    )
     resume = button(
         "Resume",
         ActionId.ROLLBACK_RESUME,
         value,
         style="primary",
         confirm=confirm(
-            "Resume the rollback?",
+            f"Resume the {what}?",
             f"Go on from “{where}”. Steps already done are not repeated.",
             "Resume",
         ),
@@ -189,9 +195,8 @@ def stopped_blocks(
         value,
         style="danger",
         confirm=confirm(
-            "Abort the rollback?",
-            "Stop here and release the lock. The repository stays as it is now; the backup "
-            "branch, if made, keeps everything.",
+            f"Abort the {what}?",
+            f"Stop here and release the lock. The repository stays as it is now; {kept}.",
             "Abort",
         ),
     )
