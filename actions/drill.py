@@ -23,7 +23,7 @@ from pathlib import Path
 import git
 
 from actions.errors import GitError
-from actions.gitrun import git_ok, identity_config
+from actions.gitrun import git_ok, identity_config, run_git
 from actions.refs import require_ref_name
 from actions.rollback_plan import RollbackPlan, plan_rollback
 from actions.rollback_push import push_backup_branch, push_with_lease
@@ -118,6 +118,16 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
         git_ok(repo, ["tag", "--end-of-options", BROKEN_TAG, sha], timeout_s, config=identity)
         pushed.result()
     return sha
+
+
+def check_out_clean(*, clone: Path, sha: str, timeout_s: float) -> bool:
+    """The clone's tree at ``sha`` for judging it, nothing an earlier commit built left over
+    (build output, generated files); False when it cannot be checked out (a bisect skips it)."""
+    repo = git.Repo(clone)
+    if not run_git(repo, ["checkout", "--quiet", "--force", "--detach", sha], timeout_s).ok:
+        return False
+    git_ok(repo, ["clean", "-ffdxq"], timeout_s)
+    return True
 
 
 def roll_back_test_branch(

@@ -1,16 +1,20 @@
-"""The bisect's search beside ``git bisect run``, with the same test script, in the same run.
+"""The bot's bisect beside ``git bisect run``, with the same test script, in the same run.
 
 Builds a repository of --commits commits (default 64) on top of a good base; the commit at
 --at (a fraction, default 0.5) adds a ``BROKEN`` line, which stays. The test script is what a
-checklist is to the bot, made cheap so the search itself is measured: it fails when the line
-is there. Each repetition runs both sides on their own clone, alternating which goes first:
+checklist is to the bot, made cheap so the bisecting itself is measured: it fails when the line
+is there. Each repetition runs both sides, alternating which goes first, and times all of it:
 
-- ours:     ``actions.bisect.bisect``, each judgement a ``git checkout --detach`` and the script;
-- baseline: ``git bisect start <bad> <good>`` then ``git bisect run <script>``.
+- ours:     the bot's isolated clone (``actions.drill.clone_for_drill``), then
+            ``actions.bisect.bisect`` with the bot's judgement of each commit
+            (``check_out_clean``: a forced detached checkout and a clean) and the script, then
+            the scratch folder removed;
+- baseline: ``git clone --local`` of the same repository, ``git bisect start <bad> <good>``,
+            ``git bisect run <script>``, ``git bisect reset``, then the clone removed.
 
 Both must name the same commit (checked every repetition), and the judgement counts print.
 
-    .venv/bin/python bench/bisect_search.py --commits 64 --reps 10
+    .venv/bin/python bench/bisect.py --commits 64 --reps 10   (this file's main)
 
 Target: ours p50 at most 1.3x the baseline p50. A missed target prints ``TARGET MISSED``; the
 exit code is still 0. Exit code 2 means the run broke. The temporary folder is deleted.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from actions.bisect import Verdict, bisect
+from actions.drill import check_out_clean, clone_for_drill
 
 # Run as a script, this folder is first on sys.path: the harness is a sibling module.
 from harness import BenchError, bounded_int, git_out, isolate_git  # isort: skip
@@ -59,24 +65,39 @@ def build(folder: Path, commits: int, bad_at: int) -> tuple[Path, list[str], Pat
     return repo, made, script
 
 
-def ours(clone: Path, commits: list[str], script: Path) -> tuple[str, int]:
-    def judge(sha: str) -> Verdict:
-        _git(clone, "checkout", "-q", "--detach", sha)
-        passed = subprocess.run([str(script)], cwd=clone, timeout=GIT_TIMEOUT_S).returncode == 0
-        return Verdict.GOOD if passed else Verdict.BAD
+def ours(repo: Path, commits: list[str], script: Path, scratch: Path) -> tuple[str, int]:
+    scratch.mkdir()
+    try:
+        cloned = clone_for_drill(
+            source=repo, branch="main", scratch=scratch, timeout_s=GIT_TIMEOUT_S
+        )
 
-    found = bisect(commits, judge)
+        def judge(sha: str) -> Verdict:
+            if not check_out_clean(clone=cloned.clone, sha=sha, timeout_s=GIT_TIMEOUT_S):
+                return Verdict.SKIP
+            test = subprocess.run([str(script)], cwd=cloned.clone, timeout=GIT_TIMEOUT_S)
+            return Verdict.GOOD if test.returncode == 0 else Verdict.BAD
+
+        found = bisect(commits, judge)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if found.first_bad is None:
         raise BenchError("ours named no commit")
     return found.first_bad, found.runs
 
 
-def baseline(clone: Path, commits: list[str], script: Path) -> tuple[str, int]:
-    _git(clone, "bisect", "start", commits[-1], f"{commits[0]}^")
+def baseline(repo: Path, commits: list[str], script: Path, scratch: Path) -> tuple[str, int]:
+    scratch.mkdir()
     try:
-        out = _git(clone, "bisect", "run", str(script))
+        clone = scratch / "clone"
+        _git(scratch, "clone", "-q", "--local", "--no-checkout", "--", str(repo), str(clone))
+        _git(clone, "bisect", "start", commits[-1], f"{commits[0]}^")
+        try:
+            out = _git(clone, "bisect", "run", str(script))
+        finally:
+            _git(clone, "bisect", "reset")
     finally:
-        _git(clone, "bisect", "reset")
+        shutil.rmtree(scratch, ignore_errors=True)
     for line in out.splitlines():
         if line.endswith("is the first bad commit"):
             return line.split()[0], out.count("running")
@@ -88,10 +109,6 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     bad_at = max(0, min(args.commits - 1, int(args.commits * args.at)))
     repo, commits, script = build(folder, args.commits, bad_at)
     sides = {"ours": ours, "baseline": baseline}
-    clones = {}
-    for label in sides:
-        clones[label] = folder / label
-        _git(folder, "clone", "-q", str(repo), str(clones[label]))
     times: dict[str, list[float]] = {"ours": [], "baseline": []}
     runs: dict[str, int] = {}
     for rep in range(args.reps + 1):  # the first one warms caches and is not counted
@@ -100,16 +117,16 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             if time.monotonic() > give_up:
                 raise BenchError(f"--time-limit {args.time_limit} s ran out after {rep} reps")
             began = time.perf_counter()
-            found, runs[label] = side(clones[label], commits, script)
+            found, runs[label] = side(repo, commits, script, folder / label)
             elapsed = time.perf_counter() - began
             if found != commits[bad_at]:
                 raise BenchError(f"{label} named {found[:12]}, not {commits[bad_at][:12]}")
             if rep:
                 times[label].append(elapsed)
     print(f"bisect ({args.reps} reps, alternating; the bad commit at {bad_at} of {args.commits}):")
-    print(timing_row(f"ours: actions.bisect ({runs['ours']} runs)", times["ours"], width=40))
-    print(timing_row(f"baseline: git bisect run ({runs['baseline']} runs)", times["baseline"],
-                     width=40))  # fmt: skip
+    print(timing_row(f"ours: clone + bisect ({runs['ours']} runs)", times["ours"], width=44))
+    print(timing_row(f"baseline: clone + git bisect run ({runs['baseline']} runs)",
+                     times["baseline"], width=44))  # fmt: skip
     print_ratio(
         what="bisect", ours=times["ours"], baseline=times["baseline"], target=RATIO_TARGET,
         baseline_name="git bisect run",

@@ -18,6 +18,7 @@ from pathlib import Path
 import git
 
 from actions.bisect import BisectResult, Verdict, bisect
+from actions.drill import check_out_clean
 from actions.errors import InputError
 from actions.gitrun import run_git
 from bot import grammar
@@ -60,13 +61,8 @@ def run_bisect(deps: Deps, request: grammar.Bisect, asker: Asker) -> BisectRepor
         clone = git.Repo(repo.clone)
 
         def judge(sha: str) -> Verdict:
-            moved = run_git(
-                clone, ["checkout", "--quiet", "--force", "--detach", sha], GIT_TIMEOUT_S
-            )
-            if not moved.ok:
+            if not check_out_clean(clone=repo.clone, sha=sha, timeout_s=GIT_TIMEOUT_S):
                 return Verdict.SKIP
-            # Nothing the commit judged before left (build output, generated files) may serve.
-            run_git(clone, ["clean", "-ffdxq"], GIT_TIMEOUT_S)
             run = check_on_scratch(deps, command, repo.clone, scratch)
             if run.checklist is None:
                 failing[sha] = ("server starts",)
