@@ -62,32 +62,44 @@ def clone_for_drill(
     live = git.Repo(source)
     remote, clone = scratch / "remote.git", scratch / "clone"
     sparse = ["--config", "core.sparseCheckout=true", "--config", "core.sparseCheckoutCone=false"]
-    # --template= (none): no sample hooks or other template files to write, and later remove.
+    # Throwaway repositories need no housekeeping: no automatic gc or maintenance after a
+    # commit or a push. --template= (none): no sample hooks or other files to write and remove.
+    quiet = ["--config", "maintenance.auto=false", "--config", "gc.auto=0"]
     taking = [
         *("clone", "--quiet", "--template=", "--no-checkout", "--local", "--single-branch"),
-        *("--branch", branch, *([] if whole_tree else sparse), "--", str(source), str(clone)),
+        *("--branch", branch, *quiet, *([] if whole_tree else sparse)),
+        *("--", str(source), str(clone)),
     ]
-    made = ["init", "--quiet", "--bare", "--template=", str(remote)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        bare = pool.submit(git_ok, live, made, timeout_s)
+        bare = pool.submit(_init_remote, live, remote, timeout_s)
         git_ok(live, taking, timeout_s)
         bare.result()
-    repo = git.Repo(clone)
-    # What was cloned is what is drilled, even if the live branch moved meanwhile.
-    drilled = git_ok(repo, ["rev-parse", "--verify", "HEAD^{commit}"], timeout_s)
     (remote / "objects" / "info").mkdir(exist_ok=True)
     (remote / "objects" / "info" / "alternates").write_text(f"{clone / '.git' / 'objects'}\n")
     if not whole_tree:
         patterns = "".join(f"/{name}\n" for name in (*BROKEN_FILES, FALLBACK_FILE))
         (clone / ".git" / "info").mkdir(exist_ok=True)
         (clone / ".git" / "info" / "sparse-checkout").write_text(patterns)
+    repo = git.Repo(clone)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        given = pool.submit(
-            git_ok, git.Repo(remote), ["update-ref", f"refs/heads/{branch}", drilled, ""], timeout_s
-        )
+        mirrored = pool.submit(_mirror_branch, repo, git.Repo(remote), branch, timeout_s)
         git_ok(repo, ["remote", "set-url", "origin", str(remote)], timeout_s)
-        given.result()
+        drilled = mirrored.result()
     return ScratchRepo(clone, remote, drilled, whole_tree)
+
+
+def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
+    git_ok(live, ["init", "--quiet", "--bare", "--template=", str(remote)], timeout_s)
+    for key, value in (("receive.autogc", "false"), ("gc.auto", "0")):
+        git_ok(live, ["config", "--file", str(remote / "config"), key, value], timeout_s)
+
+
+def _mirror_branch(clone: git.Repo, remote: git.Repo, branch: str, timeout_s: float) -> str:
+    """The cloned commit, the scratch remote's ``branch`` set to it. What was cloned is what is
+    drilled, even if the live branch moved meanwhile."""
+    drilled = git_ok(clone, ["rev-parse", "--verify", "HEAD^{commit}"], timeout_s)
+    git_ok(remote, ["update-ref", f"refs/heads/{branch}", drilled, ""], timeout_s)
+    return drilled
 
 
 def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:

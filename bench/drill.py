@@ -82,21 +82,36 @@ def build(folder: Path, commits: int) -> tuple[Path, Path]:
     return work, origin
 
 
-def ours(work: Path, folder: Path) -> None:
+def ours(work: Path, folder: Path) -> dict[str, float]:
+    """The drill, and how long each of its phases took (seconds)."""
     scratch = folder / "drill-scratch"
     scratch.mkdir()
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name], mark = now - mark, now
+
     try:
         repo = clone_for_drill(
             source=work, branch=BRANCH, scratch=scratch, timeout_s=STEP_TIMEOUT_S,
             whole_tree=False,
         )  # fmt: skip
+        lap("clone")
         break_on_test_branch(scratch=repo, timeout_s=STEP_TIMEOUT_S)
+        lap("break")
         plan = roll_back_test_branch(
             scratch=repo, now=datetime.now(UTC), phase="phase2", timeout_s=STEP_TIMEOUT_S
         )
+        lap("rollback")
         verify_at_git_level(scratch=repo, plan=plan, timeout_s=STEP_TIMEOUT_S)
+        lap("verify")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    lap("cleanup")
+    return phases
 
 
 def copy_for_baseline(work: Path, origin: Path, folder: Path) -> Path:
@@ -109,11 +124,12 @@ def copy_for_baseline(work: Path, origin: Path, folder: Path) -> Path:
     return target / "work"
 
 
-def baseline(work: Path) -> None:
+def baseline(work: Path) -> dict[str, float]:
     roll_back_one_commit(
         repo=git.Repo(work), branch=BRANCH, now=datetime.now(UTC), phase="phase2",
         timeout_s=STEP_TIMEOUT_S,
     )  # fmt: skip
+    return {}
 
 
 def run(args: argparse.Namespace, folder: Path) -> None:
@@ -122,6 +138,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     work, origin = build(folder, args.commits)
     print(f"built {args.commits} commits in {time.perf_counter() - started:.1f} s")
     times: dict[str, list[float]] = {"ours": [], "baseline": []}
+    phases: dict[str, list[float]] = {}
     for rep in range(args.reps + 1):  # the first one warms caches and is not counted
         order = ["ours", "baseline"] if rep % 2 == 0 else ["baseline", "ours"]
         for label in order:
@@ -131,15 +148,17 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             # The untimed copy's writeback must not land inside the next timed run.
             os.sync()
             began = time.perf_counter()
-            if copy is None:
-                ours(work, folder)
-            else:
-                baseline(copy)
+            laps = ours(work, folder) if copy is None else baseline(copy)
             if rep:
                 times[label].append(time.perf_counter() - began)
+                for name, seconds in laps.items():
+                    phases.setdefault(name, []).append(seconds)
     print(f"drill ({args.reps} reps, alternating):")
     print(timing_row("ours: the whole drill, clone included", times["ours"], width=40))
     print(timing_row("baseline: the rollback's own git steps", times["baseline"], width=40))
+    print("ours, phase by phase (the rollback inside the drill is the baseline's code):")
+    for name, seconds in phases.items():
+        print(timing_row(f"  {name}", seconds, width=40))
     print_ratio(
         what="drill", ours=times["ours"], baseline=times["baseline"], target=RATIO_TARGET,
         baseline_name="the rollback",
