@@ -151,6 +151,17 @@ class PlanStore(StorePart):
             )
         return [_plan(row) for row in rows]
 
+    def done_plans(self, kind: str) -> list[Plan]:
+        """Plans of ``kind`` that finished DONE, oldest first."""
+        with self._guard("read plans"):
+            rows = dicts(
+                self._db().execute(
+                    "SELECT * FROM plans WHERE kind = ? AND state = ? ORDER BY id",
+                    [kind, PlanState.DONE],
+                )
+            )
+        return [_plan(row) for row in rows]
+
     def set_plan_message(self, plan_id: int, *, channel: str, ts: str) -> None:
         """Remember the plan's card, so later state changes can update it in place."""
         with self._guard("update a plan"):

@@ -132,3 +132,37 @@ def test_serve_removal_killed_mid_way_resumes_and_finishes_once(
     assert [name for name, count in Counter(done).items() if count > 1] == []
     removals = git(sandbox.repo, "log", "--format=%s", f"{start}..HEAD").splitlines()
     assert removals == [f"stabilize(phase2): remove {HARMLESS}"]
+
+
+@pytest.mark.parametrize("step", ["record", "unlock"])
+def test_serve_removal_killed_after_it_finished_shows_it_finished_and_reports_once(
+    harness: Harness, step: str
+) -> None:
+    sandbox, emulator = harness.sandbox, harness.emulator
+    start = green_commit(sandbox)
+    drills_on_record(sandbox)
+    doomed, sender = harness.serve(ROLLBACK_BOT_KILL_AFTER_STEP=step)
+    sender.slash_command("/rollback", REMOVE, user_id=ENGINEER)
+    card = card_with(emulator, "awaits approval")
+    click(emulator, sender, card, "rollback_approve", ORCHESTRATOR)
+    wait_killed(doomed, step)
+    state, _, _ = _journal_done(sandbox)
+    assert state is PlanState.DONE
+    assert STOPPED_AT_BREAK not in (emulator.message(card.channel, card.ts) or card).text
+
+    def reports() -> list[str]:
+        return [
+            m.text
+            for m in emulator.messages(card.channel)
+            if m.thread_ts == card.ts and m.text == "The removal's report"
+        ]
+
+    assert reports() == []
+    for _ in range(2):  # a second restart redraws nothing and reports nothing again
+        process, _ = harness.serve()
+        # Start-up's work is done before /healthz answers; a little slack for the edit.
+        final = wait_card_text(emulator, card, STOPPED_AT_BREAK, timeout=5)
+        stop_cleanly(process)
+        assert reports() == ["The removal's report"]
+    assert f"{BREAKING}" in str(final.blocks) and "Service healthy" in str(final.blocks)
+    assert_second_restored(sandbox, start)

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 
 from actions.removal import RemovalPlan
 from bot.deps import Deps
-from bot.flows.plans import ROLLBACK, body_of
+from bot.flows.plans import REMOVAL, ROLLBACK, body_of
 from bot.flows.rollback_resume import progress_of, recover_interrupted
 from bot.flows.rollback_run import Progress, execute_plan, stopped_step
 from bot.slack.cards import card_of, progress_card, tell_outcome_elsewhere
@@ -189,18 +189,30 @@ def _stopped_notice(deps: Deps, record: Plan, card: Message) -> Message:
 
 def _finish_stale_cards(deps: Deps, client: WebClient) -> None:
     """A crash after "record" (the plan DONE) but before the card's last edit leaves it saying
-    "rolling back" with nobody told: draw the outcome from the journal, once, and open the
-    post-mortem thread it did not get to."""
+    "rolling back" (or "removing") with nobody told: draw the outcome from the journal, once,
+    and post what it did not get to (the post-mortem thread, the removal's report)."""
     for incident in deps.store.list_incidents(states=[IncidentState.ROLLED_BACK]):
         open_thread(deps, client, incident.id)
         for record in deps.store.plans_of(incident.id):
-            key = CARD_FINAL_KEY.format(record.id)
-            if record.state is not PlanState.DONE or deps.store.read_value(key) is not None:
-                continue
-            live = card_of(client, record)
-            if live is not None:
-                live.finish(progress_card(deps, progress_of(deps, record)))
-            deps.store.write_value(key, "1")
+            if record.state is PlanState.DONE:
+                _finish_card(deps, client, record)
+    # A removal leaves its incident resolved or open, so it is found by its own plans.
+    for record in deps.store.done_plans(REMOVAL):
+        _finish_card(deps, client, record)
+
+
+def _finish_card(deps: Deps, client: WebClient, record: Plan) -> None:
+    key = CARD_FINAL_KEY.format(record.id)
+    if deps.store.read_value(key) is not None:
+        return
+    live = card_of(client, record)
+    if live is not None:
+        progress = progress_of(deps, record)
+        live.finish(progress_card(deps, progress))
+        body = body_of(record)
+        if isinstance(body, RemovalPlan):
+            RemovalThread(deps, client, body, live).finish(progress)
+    deps.store.write_value(key, "1")
 
 
 def _with_latest(deps: Deps, progress: Progress) -> Progress:
