@@ -78,7 +78,14 @@ def test_a_breaking_commit_opens_one_incident_with_a_plan_to_the_last_green_comm
         assert local.store.list_incidents() == []
         look(local, scheduler, clock)  # red twice: the incident, with its plan
         (incident,) = local.store.list_incidents()
-        look(local, scheduler, clock)  # still red: added to that incident, not a second one
+        look(local, scheduler, clock)  # still red, nothing new: no second incident, no line
+        quiet = [e.action.value for e in local.store.timeline(incident_id=incident.id)]
+        with (sandbox.repo / "server" / "routes.ts").open("a") as out:
+            out.write("// another red commit\n")
+        git(sandbox.repo, "commit", "-q", "-am", "chore: another commit, still red")
+        worse = git(sandbox.repo, "rev-parse", "HEAD")
+        look(local, scheduler, clock)  # another red commit: added to that incident
+        look(local, scheduler, clock)  # and not again while it stays the same
         card_now = local.emulator.message(CHANNEL, card_ts(local))
         assert card_now is not None
         _click(local, card_now, "rollback_reject")
@@ -87,13 +94,15 @@ def test_a_breaking_commit_opens_one_incident_with_a_plan_to_the_last_green_comm
         look(local, scheduler, clock)  # rejected: the same bad commit is not reported again
         incidents = local.store.list_incidents(states=list(IncidentState))
         (plan,) = local.store.plans_of(incident.id)
-        events = [e.action.value for e in local.store.timeline(incident_id=incident.id)]
+        timeline = local.store.timeline(incident_id=incident.id)
     assert len(incidents) == 1 and incidents[0].state is IncidentState.REJECTED
     assert incident.trigger.startswith(f"validation failing since {bad[:7]}")
     assert "email" in incident.trigger
     assert plan.body["target_sha"] == green and plan.body["head_sha"] == bad
     assert "awaits approval" in card_now.text, "the proposal was not posted"
-    assert "watch_incident" in events and "watch_still_red" in events
+    assert "watch_incident" in quiet and "watch_still_red" not in quiet
+    (added,) = [e for e in timeline if e.action.value == "watch_still_red"]
+    assert added.details["head"] == worse and "email" in str(added.details["failing"])
     assert local.store.commit_verdicts([bad]) == {bad: False}
 
 

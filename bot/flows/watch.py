@@ -146,15 +146,22 @@ def _escalate(deps: Deps, run: WatchRun, reds: dict[str, object]) -> WatchRun:
         # This commit has had its incident (rejected, resolved or rolled back since): it is not
         # reported again until a green commit or another bad one comes.
         return WatchRun(run.head, False, run.failing, run.reds, skipped="already reported")
+    seen = {"head": run.head, "failing": list(run.failing)}
     if open_now:
         incident = open_now[0]
-        deps.store.append_event(
-            actor=WATCHER,
-            surface=Surface.SCHEDULER,
-            action=TimelineAction.WATCH_STILL_RED,
-            incident_id=incident.id,
-            details={"head": run.head, "since": since, "failing": list(run.failing)},
-        )
+        # The timeline gets what changed (another red commit, other failing checks), not a
+        # line every interval while nothing does.
+        if reds.get("added") != {**seen, "incident": incident.id}:
+            deps.store.append_event(
+                actor=WATCHER,
+                surface=Surface.SCHEDULER,
+                action=TimelineAction.WATCH_STILL_RED,
+                incident_id=incident.id,
+                details={**seen, "since": since, "red_runs": run.reds},
+            )
+            # A commit told to an incident is not reported again once that one closes.
+            added = {**reds, "reported": run.head, "added": {**seen, "incident": incident.id}}
+            deps.store.write_value(REDS_KEY, json.dumps(added))
         return WatchRun(run.head, False, run.failing, run.reds, joined=incident.id)
     asker = Asker(WATCHER, Surface.SCHEDULER)
     trigger = f"validation failing since {since[:7]}: {failing}"
@@ -172,7 +179,12 @@ def _escalate(deps: Deps, run: WatchRun, reds: dict[str, object]) -> WatchRun:
     )
     # The red count goes on: the next red run adds to this incident while it waits, and a
     # green one starts the count again.
-    reported = {**reds, "incident": proposal.incident.id, "reported": run.head}
+    reported = {
+        **reds,
+        "incident": proposal.incident.id,
+        "reported": run.head,
+        "added": {**seen, "incident": proposal.incident.id},
+    }
     deps.store.write_value(REDS_KEY, json.dumps(reported))
     return WatchRun(run.head, False, run.failing, run.reds, proposal=proposal)
 
