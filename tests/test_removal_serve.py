@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.local.demo.sandbox import ORCHESTRATOR, Sandbox
-from bot.local.emulator import SlackEmulator, SlackSender
+from bot.local.emulator import Message, SlackEmulator, SlackSender
 from store import IncidentState, PlanState, SqliteStore
 from tests.gitrepo import git
 from tests.slackrun import (
@@ -105,18 +105,24 @@ def _journal_done(sandbox: Sandbox) -> tuple[PlanState, list[str], int]:
         store.close()
 
 
+def _approved_then_killed(harness: Harness, step: str) -> tuple[str, Message]:
+    """The green start commit, and the removal's card once serve killed itself after step."""
+    start = green_commit(harness.sandbox)
+    drills_on_record(harness.sandbox)
+    doomed, sender = harness.serve(ROLLBACK_BOT_KILL_AFTER_STEP=step)
+    sender.slash_command("/rollback", REMOVE, user_id=ENGINEER)
+    card = card_with(harness.emulator, "awaits approval")
+    click(harness.emulator, sender, card, "rollback_approve", ORCHESTRATOR)
+    wait_killed(doomed, step)
+    return start, card
+
+
 @pytest.mark.parametrize("step", ["remove:1", "restore:1"])
 def test_serve_removal_killed_mid_way_resumes_and_finishes_once(
     harness: Harness, step: str
 ) -> None:
     sandbox, emulator = harness.sandbox, harness.emulator
-    start = green_commit(sandbox)
-    drills_on_record(sandbox)
-    doomed, sender = harness.serve(ROLLBACK_BOT_KILL_AFTER_STEP=step)
-    sender.slash_command("/rollback", REMOVE, user_id=ENGINEER)
-    card = card_with(emulator, "awaits approval")
-    click(emulator, sender, card, "rollback_approve", ORCHESTRATOR)
-    wait_killed(doomed, step)
+    start, card = _approved_then_killed(harness, step)
     state, done, _ = _journal_done(sandbox)
     assert state is PlanState.RUNNING and done[-1] == step
 
@@ -139,13 +145,7 @@ def test_serve_removal_killed_after_it_finished_shows_it_finished_and_reports_on
     harness: Harness, step: str
 ) -> None:
     sandbox, emulator = harness.sandbox, harness.emulator
-    start = green_commit(sandbox)
-    drills_on_record(sandbox)
-    doomed, sender = harness.serve(ROLLBACK_BOT_KILL_AFTER_STEP=step)
-    sender.slash_command("/rollback", REMOVE, user_id=ENGINEER)
-    card = card_with(emulator, "awaits approval")
-    click(emulator, sender, card, "rollback_approve", ORCHESTRATOR)
-    wait_killed(doomed, step)
+    start, card = _approved_then_killed(harness, step)
     state, _, _ = _journal_done(sandbox)
     assert state is PlanState.DONE
     assert STOPPED_AT_BREAK not in (emulator.message(card.channel, card.ts) or card).text
