@@ -15,6 +15,7 @@ The caller removes the scratch folder, whatever happens.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,8 @@ BROKEN_LINE = "BROKEN\n"
 #: The procedure breaks server/routes.ts; a repository without it gets a file of its own.
 BROKEN_FILES = ("server/routes.ts",)
 FALLBACK_FILE = "ROLLBACK_DRILL_BROKEN"
+#: Both scratch repositories: no hooks (a missing file is no hook), no housekeeping.
+_SCRATCH_CONFIG = (("core.hooksPath", os.devnull), ("maintenance.auto", "false"), ("gc.auto", "0"))
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ def clone_for_drill(
 ) -> ScratchRepo:
     """A local clone of ``branch`` in ``scratch``, its origin a scratch bare repository.
 
-    The clone hard-links the live objects (never copies them, never writes to them). The bare
+    The clone hard-links the live objects (copies them only across filesystems) and writes
+    nothing in the live repository. Neither scratch repository runs hooks, the user's global
+    ``core.hooksPath`` included: a drill starts nothing of the live repository's. The bare
     remote borrows the clone's objects through ``objects/info/alternates`` and is given the
     branch directly, so setting it up costs no second clone and no push; the rollback's own
     pushes to it are real pushes. Without ``whole_tree`` (a drill verified at git level, with no
@@ -60,11 +65,11 @@ def clone_for_drill(
     """
     require_ref_name(branch, what="branch name")
     live = git.Repo(source)
-    remote, clone = scratch / "remote.git", scratch / "clone"
+    # Absolute: the remote's alternates file names the clone's objects by path.
+    remote, clone = scratch.resolve() / "remote.git", scratch.resolve() / "clone"
     sparse = ["--config", "core.sparseCheckout=true", "--config", "core.sparseCheckoutCone=false"]
-    # Throwaway repositories need no housekeeping: no automatic gc or maintenance after a
-    # commit or a push. --template= (none): no sample hooks or other files to write and remove.
-    quiet = ["--config", "maintenance.auto=false", "--config", "gc.auto=0"]
+    # --template= (none): no sample hooks or other template files to write, and later remove.
+    quiet = [f"--config={key}={value}" for key, value in _SCRATCH_CONFIG]
     taking = [
         *("clone", "--quiet", "--template=", "--no-checkout", "--local", "--single-branch"),
         *("--branch", branch, *quiet, *([] if whole_tree else sparse)),
@@ -90,7 +95,7 @@ def clone_for_drill(
 
 def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
     git_ok(live, ["init", "--quiet", "--bare", "--template=", str(remote)], timeout_s)
-    for key, value in (("receive.autogc", "false"), ("gc.auto", "0")):
+    for key, value in (*_SCRATCH_CONFIG, ("receive.autogc", "false")):
         git_ok(live, ["config", "--file", str(remote / "config"), key, value], timeout_s)
 
 
@@ -133,13 +138,14 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
 
 
 def check_out_clean(*, clone: Path, sha: str, timeout_s: float) -> bool:
-    """The clone's tree at ``sha`` for judging it, nothing an earlier commit built left over
-    (build output, generated files); False when it cannot be checked out (a bisect skips it)."""
+    """The clone's tree at ``sha`` for judging it (a bisect's step), nothing an earlier commit
+    built left over (build output, generated files). False when it cannot be checked out, or
+    what was left cannot be cleaned: a commit that cannot be judged cleanly, which a bisect
+    skips."""
     repo = git.Repo(clone)
     if not run_git(repo, ["checkout", "--quiet", "--force", "--detach", sha], timeout_s).ok:
         return False
-    git_ok(repo, ["clean", "-ffdxq"], timeout_s)
-    return True
+    return run_git(repo, ["clean", "-ffdxq"], timeout_s).ok
 
 
 def roll_back_test_branch(

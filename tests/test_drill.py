@@ -47,7 +47,9 @@ def drill_result(local: LocalSlack) -> str:
 
 def drill_thread(local: LocalSlack) -> list[str]:
     """The replies under the drill's message, oldest first."""
-    (parent,) = [m for m in local.emulator.messages(CHANNEL) if m.text.startswith("Drill: critical")]
+    (parent,) = [
+        m for m in local.emulator.messages(CHANNEL) if m.text.startswith("Drill: critical")
+    ]
     return [
         m.text
         for m in local.emulator.messages(CHANNEL)

@@ -4,6 +4,7 @@ live working copy and its origin read and never written."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_drill_clone_sparse_checks_out_only_the_broken_file(tmp_path: Path) -> N
     assert "server/email.ts" in git(cloned.clone, "ls-files")
 
 
-def test_drill_clone_whole_tree_has_every_file_and_pushes_never_reach_the_live_origin(
+def test_drill_clone_whole_tree_has_every_file_and_points_origin_at_the_scratch_remote(
     tmp_path: Path,
 ) -> None:
     repo = make_phase_repo(tmp_path / "live")
@@ -80,7 +81,28 @@ def test_drill_clone_whole_tree_has_every_file_and_pushes_never_reach_the_live_o
     assert git(cloned.clone, "remote", "get-url", "--all", "origin") == str(cloned.remote)
     alternates = (cloned.remote / "objects" / "info" / "alternates").read_text().strip()
     assert Path(alternates).is_relative_to(tmp_path / "s")
-    assert not (cloned.clone / ".git" / "hooks").exists(), "a scratch clone runs no hooks"
+
+
+def test_drill_runs_no_hook_not_even_the_users_global_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    hooks, ran = tmp_path / "hooks", tmp_path / "hooks-ran"
+    hooks.mkdir()
+    for name in ("pre-commit", "commit-msg", "pre-push", "pre-receive", "post-receive"):
+        hook = hooks / name
+        hook.write_text(f"#!/bin/sh\necho {name} >> '{ran}'\n")
+        hook.chmod(0o755)
+    config = tmp_path / "global.gitconfig"
+    config.write_text(f"[core]\n\thooksPath = {hooks}\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    # The hooks are live: a plain push from the live repository runs them.
+    probe = ["git", "push", "-q", str(repo.origin), "HEAD:refs/heads/hook-probe"]
+    subprocess.run(probe, cwd=repo.work, check=True, timeout=30, capture_output=True)
+    assert ran.read_text().split() == ["pre-push", "pre-receive", "post-receive"]
+    ran.unlink()
+    _drill(repo, tmp_path / "scratch", whole_tree=False)
+    assert not ran.exists(), ran.read_text()
 
 
 def test_drill_without_server_routes_breaks_a_file_of_its_own(tmp_path: Path) -> None:

@@ -158,7 +158,7 @@ def test_serve_removal_killed_after_it_finished_shows_it_finished_and_reports_on
         ]
 
     assert reports() == []
-    for _ in range(2):  # a second restart redraws nothing and reports nothing again
+    for _ in range(2):  # a second start reports nothing again
         process, _ = harness.serve()
         # Start-up's work is done before /healthz answers; a little slack for the edit.
         final = wait_card_text(emulator, card, STOPPED_AT_BREAK, timeout=5)

@@ -106,6 +106,37 @@ def test_a_breaking_commit_opens_one_incident_with_a_plan_to_the_last_green_comm
     assert local.store.commit_verdicts([bad]) == {bad: False}
 
 
+def test_watch_adds_to_an_engineers_incident_and_never_reports_that_commit_again(
+    sandbox: Sandbox,
+) -> None:
+    restore_green_tree(sandbox)
+    clock = Clock()
+    with running(sandbox, clock) as (local, scheduler):
+        only_watch(local)
+        look(local, scheduler, clock)
+        local.sender.slash_command("/rollback", "scenario critical 3 deals slow", user_id=ENGINEER)
+        assert local.emulator.wait_for(lambda e: bool(local.store.list_incidents()), timeout=30)
+        local.deps.work.wait_idle(30)
+        (incident,) = local.store.list_incidents()
+        (sandbox.repo / "server" / "email-config.ts").unlink()
+        git(sandbox.repo, "commit", "-q", "-am", "refactor: drop the email config")
+        for _ in range(3):  # red, red (added to the engineer's incident), red
+            look(local, scheduler, clock)
+        assert local.store.resolve_incident(
+            incident.id,
+            expected=list(IncidentState),
+            resolution="fixed forward",
+            resolved_by=ENGINEER,
+            lesson="",
+        )
+        look(local, scheduler, clock)  # the same red commit, its incident closed
+        look(local, scheduler, clock)
+        incidents = local.store.list_incidents(states=list(IncidentState))
+        timeline = local.store.timeline(incident_id=incident.id)
+    assert [i.id for i in incidents] == [incident.id]
+    assert [e.action.value for e in timeline].count("watch_still_red") == 1
+
+
 def test_only_an_orchestrator_switches_the_watch_and_off_means_nothing_runs(
     sandbox: Sandbox,
 ) -> None:

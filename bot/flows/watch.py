@@ -160,7 +160,12 @@ def _escalate(deps: Deps, run: WatchRun, reds: dict[str, object]) -> WatchRun:
                 details={**seen, "since": since, "red_runs": run.reds},
             )
             # A commit told to an incident is not reported again once that one closes.
-            added = {**reds, "reported": run.head, "added": {**seen, "incident": incident.id}}
+            added = {
+                **reds,
+                "incident": incident.id,
+                "reported": run.head,
+                "added": {**seen, "incident": incident.id},
+            }
             deps.store.write_value(REDS_KEY, json.dumps(added))
         return WatchRun(run.head, False, run.failing, run.reds, joined=incident.id)
     asker = Asker(WATCHER, Surface.SCHEDULER)

@@ -274,6 +274,7 @@ class _Answer:
         self._started = False
         self._replied = 0
         self._lock = threading.Lock()
+        self._thread_lock = threading.Lock()  # replies wait on Slack: not under _lock
 
     def progress(self, so_far: object) -> None:
         if self._route.working is None:
@@ -290,13 +291,15 @@ class _Answer:
     def _reply_in_thread(self, so_far: object) -> None:
         if self._route.thread is None or self._live.ts is None:
             return
-        with self._lock:  # in order, and each reply once
+        with self._thread_lock:  # in order, and each reply once
             replies = self._route.thread(self._deps, self.asker, so_far)[self._replied :]
-            self._replied += len(replies)
             for reply in replies:
-                LiveMessage(self._reply.client, self._live.channel).start(
+                posted = LiveMessage(self._reply.client, self._live.channel).start(
                     {**reply, "thread_ts": self._live.ts}
                 )
+                if not posted:
+                    break  # tried again, in order, with the next step's replies
+                self._replied += 1
 
     def deliver(self, result: Any) -> None:
         if self._route.then is not None:

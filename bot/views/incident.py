@@ -12,6 +12,7 @@ from typing import Any
 
 from actions.policy import DEFAULT_POLICY
 from bot.flows.database_restore import restorable
+from bot.flows.plans import CHERRY_PICK, REMOVAL, ROLLBACK
 from bot.flows.rollback import EXPLICIT
 from bot.flows.rollback_resume import RESET_BEGAN
 from bot.flows.rollback_run import RESTORE_STEP, RESTORE_TITLE, Progress, StepState
@@ -167,17 +168,26 @@ def _restore_button(
     ]
 
 
+#: What a stopped plan is called on its Resume / Abort, and what an abort leaves behind.
+_STOPPED_WORDS = {
+    ROLLBACK: ("rollback", "the backup branch, if made, keeps everything"),
+    REMOVAL: (
+        "removal",
+        "each file removed so far is its own commit, and a reset one stays on its backup branch",
+    ),
+    CHERRY_PICK: (
+        "cherry-pick",
+        "the commits picked so far stay, and their originals stay on the backup branch",
+    ),
+}
+
+
 def stopped_blocks(
     incident: Incident, record: Plan, progress: Progress, orchestrators: Sequence[str]
 ) -> list[dict[str, Any]]:
     where = step_title(progress, progress.stopped_at)
     value = {"plan": record.id, "attempt": record.attempt}
-    what = "removal" if record.kind == "removal" else "rollback"
-    kept = (
-        "each file removed so far is its own commit, and a reset one stays on its backup branch"
-        if what == "removal"
-        else "the backup branch, if made, keeps everything"
-    )
+    what, kept = _STOPPED_WORDS.get(record.kind, _STOPPED_WORDS[ROLLBACK])
     resume = button(
         "Resume",
         ActionId.ROLLBACK_RESUME,
