@@ -76,9 +76,9 @@ def clone_for_drill(
         *("--", str(source), str(clone)),
     ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        bare = pool.submit(_init_remote, live, remote, timeout_s)
+        bare = pool.submit(_init_remote, live, remote, branch, timeout_s)
         git_ok(live, taking, timeout_s)
-        bare.result()
+        drilled = bare.result()
     (remote / "objects" / "info").mkdir(exist_ok=True)
     (remote / "objects" / "info" / "alternates").write_text(f"{clone / '.git' / 'objects'}\n")
     if not whole_tree:
@@ -87,23 +87,29 @@ def clone_for_drill(
         (clone / ".git" / "info" / "sparse-checkout").write_text(patterns)
     repo = git.Repo(clone)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        mirrored = pool.submit(_mirror_branch, repo, git.Repo(remote), branch, timeout_s)
+        # The scratch remote has the branch, as the live one does; the objects it borrows.
+        mirrored = pool.submit(
+            git_ok, git.Repo(remote), ["update-ref", f"refs/heads/{branch}", drilled, ""], timeout_s
+        )
         git_ok(repo, ["remote", "set-url", "origin", str(remote)], timeout_s)
-        drilled = mirrored.result()
+        mirrored.result()
     return ScratchRepo(clone, remote, drilled, whole_tree)
 
 
-def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
+def _init_remote(live: git.Repo, remote: Path, branch: str, timeout_s: float) -> str:
+    """The scratch remote made, while the clone is taken; the live commit to drill.
+
+    The clone hard-links every object, so this commit is in it even if the branch moves on
+    meanwhile (the repository lock keeps the bot's own operations away)."""
+    drilled = git_ok(live, ["rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}"], timeout_s)
     git_ok(live, ["init", "--quiet", "--bare", "--template=", str(remote)], timeout_s)
-    for key, value in (*_SCRATCH_CONFIG, ("receive.autogc", "false")):
-        git_ok(live, ["config", "--file", str(remote / "config"), key, value], timeout_s)
-
-
-def _mirror_branch(clone: git.Repo, remote: git.Repo, branch: str, timeout_s: float) -> str:
-    """The cloned commit, the scratch remote's ``branch`` set to it. What was cloned is what is
-    drilled, even if the live branch moved meanwhile."""
-    drilled = git_ok(clone, ["rev-parse", "--verify", "HEAD^{commit}"], timeout_s)
-    git_ok(remote, ["update-ref", f"refs/heads/{branch}", drilled, ""], timeout_s)
+    # Appended as sections of their own (git reads repeated sections as one): one write
+    # instead of a `git config` process for each key. The keys and values are constants.
+    settings = (*_SCRATCH_CONFIG, ("receive.autogc", "false"))
+    with (remote / "config").open("a", encoding="utf-8") as config:
+        for key, value in settings:
+            section, name = key.split(".")
+            config.write(f"[{section}]\n\t{name} = {value}\n")
     return drilled
 
 
