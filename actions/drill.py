@@ -24,7 +24,7 @@ from pathlib import Path
 import git
 
 from actions.errors import GitError
-from actions.gitrun import git_ok, identity_config, run_git
+from actions.gitrun import NETWORK_ENV, git_ok, identity_config, run_git
 from actions.refs import require_ref_name
 from actions.rollback_plan import RollbackPlan, plan_rollback
 from actions.rollback_push import push_backup_branch, push_with_lease
@@ -152,6 +152,32 @@ def check_out_clean(*, clone: Path, sha: str, timeout_s: float) -> bool:
     if not run_git(repo, ["checkout", "--quiet", "--force", "--detach", sha], timeout_s).ok:
         return False
     return run_git(repo, ["clean", "-ffdxq"], timeout_s).ok
+
+
+def remote_url(*, source: Path, remote: str, timeout_s: float) -> str:
+    """Where the live repository fetches ``remote`` from (``insteadOf`` applied), read from its
+    config: no network."""
+    asked = ["ls-remote", "--get-url", "--end-of-options", remote]
+    return git_ok(git.Repo(source), asked, timeout_s)
+
+
+def fetch_commit(*, clone: Path, url: str, ref: str, sha: str, timeout_s: float) -> bool:
+    """``ref`` fetched from ``url`` into the scratch clone; whether ``sha`` is now in it (False:
+    the remote moved on since ``sha`` was read). The URL reaches git through the environment,
+    never the command line, since it may carry a credential."""
+    require_ref_name(ref.removeprefix("refs/heads/"), what="branch name")
+    repo = git.Repo(clone)
+    env = {
+        **NETWORK_ENV,
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "remote.watched.url",
+        "GIT_CONFIG_VALUE_0": url,
+    }
+    fetch = ["fetch", "--quiet", "--no-tags", "watched", f"+{ref}:refs/watched/head"]
+    call = run_git(repo, fetch, timeout_s, env=env)
+    if not call.ok:
+        raise GitError(f"Could not fetch {ref.removeprefix('refs/heads/')}: {call.complaint()}")
+    return run_git(repo, ["cat-file", "-e", f"{sha}^{{commit}}"], timeout_s).ok
 
 
 def roll_back_test_branch(

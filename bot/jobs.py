@@ -24,11 +24,13 @@ from bot.flows.windows import WINDOW_KIND
 from bot.scheduler import Job
 from bot.slack.home import refresh_homes
 from bot.slack.incidents import follow_up, proposal_now, send_page, show_incident
+from bot.slack.messages import LiveMessage
 from bot.slack.postmortem import REMINDER_KIND as POSTMORTEM_REMINDER_KIND
 from bot.slack.postmortem import run_reminder
 from bot.views.blocks import plain_to_mrkdwn
 from bot.views.checkpoint import build_checkpoint_due_view
 from bot.views.validation import build_verdict_change_view
+from bot.views.watch import build_remote_red_view
 from store import Surface, Timer
 from store.timers import next_slot
 
@@ -88,6 +90,9 @@ def run_watch(deps: Deps, client: WebClient) -> None:
     if run.proposal is not None:
         show_incident(deps, client, run.proposal)
         follow_up(deps, client, run.proposal.incident.id)
+    if run.remote is not None and run.remote.ok is False:
+        view = build_remote_red_view(run.remote, deps.settings.config)
+        LiveMessage(client, deps.settings.config.slack.channel).start(view)
 
 
 def run_page(deps: Deps, client: WebClient, timer: Timer) -> None:

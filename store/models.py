@@ -78,6 +78,7 @@ class TimelineAction(StrEnum):
     WATCH_SWITCHED = "watch_switched"
     WATCH_INCIDENT = "watch_incident"
     WATCH_STILL_RED = "watch_still_red"
+    WATCH_REMOTE_RED = "watch_remote_red"  # the remote's head, not pulled yet, failed in a clone
     REMOVAL_PLANNED = "removal_planned"
     REMOVAL_APPROVED = "removal_approved"
     REMOVAL_FILE = "removal_file"  # one file's outcome: removed and passing, or broke and restored

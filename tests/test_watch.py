@@ -4,15 +4,18 @@ green commit after ``failures_before_incident`` red runs, then adds to it; off m
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
+from pathlib import Path
 
 from bot.jobs import WATCH_TIMER, ensure_timers
-from bot.local.demo.sandbox import TAG_T8, Sandbox
+from bot.local.demo.sandbox import SERVICE_SCRIPT, TAG_T8, Sandbox
 from bot.local.loopback import LocalSlack
 from bot.scheduler import TICK_S, Scheduler
 from store import IncidentState, SqliteStore
-from tests.gitrepo import git
-from tests.slackrun import Harness, card_with
+from tests.gitrepo import BRANCH, git
+from tests.slackrun import Harness, card_with, service_health
 from tests.slackrun import harness as harness  # the fixture
 from tests.test_edge_delivery import _click
 from tests.test_escalation import Clock, running, tick
@@ -135,6 +138,51 @@ def test_watch_adds_to_an_engineers_incident_and_never_reports_that_commit_again
         timeline = local.store.timeline(incident_id=incident.id)
     assert [i.id for i in incidents] == [incident.id]
     assert [e.action.value for e in timeline].count("watch_still_red") == 1
+
+
+def test_watch_judges_a_commit_pushed_to_the_remote_in_a_clone_and_tells_a_red_one_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    green = restore_green_tree(sandbox)
+    command = shlex.join([sys.executable, "-P", str(SERVICE_SCRIPT), "serve"])
+    config = sandbox.config_path.read_text()
+    sandbox.config_path.write_text(
+        config + f'\n[drills]\nscratch_command = "{command} --root {{path}} --port {{port}}"\n'
+    )
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "--branch", BRANCH, str(sandbox.origin), str(other))
+    clock = Clock()
+    with running(sandbox, clock) as (local, scheduler):
+        only_watch(local)
+        look(local, scheduler, clock)
+        (other / "server" / "email-config.ts").unlink()
+        git(other, "commit", "-q", "-am", "refactor: drop the email config")
+        git(other, "push", "-q", "origin", BRANCH)
+        bad = git(other, "rev-parse", "HEAD")
+        look(local, scheduler, clock)  # the remote's new head, judged in a clone: red
+        look(local, scheduler, clock)  # judged already: not told again
+        (other / "server" / "email-config.ts").write_text("export const email = true\n")
+        git(other, "add", "-A")
+        git(other, "commit", "-q", "-m", "fix: the email config back")
+        git(other, "push", "-q", "origin", BRANCH)
+        fixed = git(other, "rev-parse", "HEAD")
+        look(local, scheduler, clock)  # the fix, judged in a clone: green, nothing said
+        assert git(sandbox.repo, "rev-parse", "HEAD") == green  # the looks moved nothing live
+        # The red commit reaches the working copy: judged in a clone is not served here, so
+        # the watch restarts the live service on it before its checklist.
+        git(sandbox.repo, "fetch", "-q", "origin")
+        git(sandbox.repo, "merge", "-q", "--ff-only", bad)
+        look(local, scheduler, clock)
+        health = service_health(sandbox)
+        told = [m for m in local.emulator.messages(CHANNEL) if "fails the checklist" in m.text]
+        verdicts = local.store.commit_verdicts([green, bad, fixed])
+        events = [e for e in local.store.timeline() if e.action == "watch_remote_red"]
+    assert [m.text for m in told] == [f"origin/{BRANCH} is at {bad[:7]}, which fails the checklist"]
+    assert "email" in str(told[0].blocks) and "don't pull it" in str(told[0].blocks)
+    assert verdicts == {green: True, bad: False, fixed: True}
+    assert [e.details["head"] for e in events] == [bad]
+    assert health["email"] is False, health  # the live service runs the pulled commit
+    assert local.store.list_incidents() == []  # one red run here so far: no incident yet
 
 
 def test_only_an_orchestrator_switches_the_watch_and_off_means_nothing_runs(

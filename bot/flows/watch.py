@@ -7,14 +7,15 @@ verdict is kept against the commit, so the store knows the last good one. After
 <commit>", whose plan goes back to the newest green commit (its checkpoint tag when it has one)
 through the usual approval: nothing is reset without it. While any incident is open it adds to
 that one instead, and it pauses while the repository lock is held (a rollback, a removal, a
-drill's clone). ``/rollback watch on|off`` (orchestrators) switches it, recorded.
+drill's clone). ``/rollback watch on|off`` (orchestrators) switches it, recorded. Each look
+also judges the remote branch's head when it is new (:mod:`bot.flows.watch_remote`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from actions.errors import InputError, RollbackBotError
 from actions.git import list_checkpoint_tags, open_repo
@@ -26,10 +27,12 @@ from bot.flows.asker import Asker
 from bot.flows.checkpoint import busy_with, repo_lock_name
 from bot.flows.rollback import Proposal, request_target
 from bot.flows.validation import run_validation
+from bot.flows.watch_remote import RemoteLook, look_at_remote
 from store import IncidentState, Surface, TimelineAction
 
 ENABLED_KEY = "watch.enabled"
 REDS_KEY = "watch.reds"
+SERVED_KEY = "watch.served"  # the commit the watch last restarted the live service on
 WATCHER = "watch"
 #: How far back the newest green commit is looked for.
 HISTORY_SEARCHED = 200
@@ -45,6 +48,7 @@ class WatchRun:
     proposal: Proposal | None = None  # the incident it opened
     joined: int | None = None  # the open incident it added to
     skipped: str = ""
+    remote: RemoteLook | None = None  # the look at the remote branch's head, when one was taken
 
 
 def watch_enabled(deps: Deps) -> bool:
@@ -84,7 +88,10 @@ def run_watch_once(deps: Deps) -> WatchRun:
     if not _LOOKING.acquire(blocking=False):
         return WatchRun(None, skipped="the previous look is still running")
     try:
-        return _look(deps)
+        run = _look(deps)
+        if run.head is None:  # off, not started yet, paused, or nothing to look at
+            return run
+        return replace(run, remote=look_at_remote(deps, working_head=run.head))
     finally:
         _LOOKING.release()
 
@@ -102,16 +109,20 @@ def _look(deps: Deps) -> WatchRun:
     if head is None:
         return WatchRun(None, skipped="the repository has no commit")
     known = deps.store.commit_verdicts([head]).get(head)
-    if known is True:
+    # Whether the live service has run this commit under the watch: a verdict may come from a
+    # scratch clone (the remote's head, judged before it was pulled), not from this service.
+    served = deps.store.read_value(SERVED_KEY) == head
+    if known is True and served:
         deps.store.write_value(REDS_KEY, "{}")  # back on a green commit: the count starts over
         return WatchRun(head, skipped="HEAD is green and has not moved")
-    report = run_validation(deps, actor=WATCHER, surface=Surface.SCHEDULER, restart=known is None)
+    report = run_validation(deps, actor=WATCHER, surface=Surface.SCHEDULER, restart=not served)
     failing = tuple(result.name for result in report.checklist.failing)
     after, _ = read_head(repo=open_repo(config.git.path))
     if after != head or deps.store.get_lock(lock) is not None:
         # HEAD moved (or a rollback began) while the checklist ran: it judged no one commit.
         return WatchRun(head, skipped="HEAD moved during the checklist; the next look judges it")
     deps.store.record_commit_check(head, ok=report.ok, failing=failing)
+    deps.store.write_value(SERVED_KEY, head)
     if report.ok:
         deps.store.write_value(REDS_KEY, "{}")
         return WatchRun(head, ok=True)
