@@ -90,6 +90,8 @@ def run_watch(deps: Deps, client: WebClient) -> None:
     if run.proposal is not None:
         show_incident(deps, client, run.proposal)
         follow_up(deps, client, run.proposal.incident.id)
+    if run.remote is not None and run.remote.skipped:
+        log.debug("watch, the remote's head: %s", run.remote.skipped)
     if run.remote is not None and run.remote.ok is False:
         view = build_remote_red_view(run.remote, deps.settings.config)
         LiveMessage(client, deps.settings.config.slack.channel).start(view)
