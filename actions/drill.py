@@ -10,7 +10,9 @@
    module checks the git level (the clone and its remote at the target, the backup holding the
    break).
 
-The caller removes the scratch folder, whatever happens.
+The caller removes the scratch folder, whatever happens. The same scratch clone serves the
+bisect (each commit checked out clean) and the watch's look at the remote branch (its head
+fetched into the clone).
 """
 
 from __future__ import annotations
