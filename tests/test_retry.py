@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.local.demo.sandbox import Sandbox
 from bot.local.emulator import Message
 from bot.local.loopback import LocalSlack
@@ -130,3 +132,21 @@ def checklist_of_ts(local: LocalSlack, ts: str) -> Message:
     found = local.emulator.message(CHANNEL, ts)
     assert found is not None
     return found
+
+
+def test_a_tick_before_the_checklist_location_is_saved_still_redraws_the_clicked_message(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(sandbox, Clock()) as (local, _):
+        _, incident_id = rolled_back(local)
+        # The checklist is clickable as soon as Slack shows it: a click may arrive before its
+        # poster has saved where it is. Here it is never saved.
+        monkeypatch.setattr(local.store, "set_retry_message", lambda *a, **k: None)
+        local.sender.slash_command("/rollback", f"retry {incident_id}", user_id=ENGINEER)
+        assert told(local.emulator, ENGINEER, "Before Retry checklist is posted")
+        local.deps.work.wait_idle(30)
+        posted = checklist_of(local)
+        assert "4 of 4 boxes still open" in posted.text
+        tick(local, posted, ENGINEER, ALL_ITEMS[:2])
+        redrawn = checklist_of_ts(local, posted.ts)
+    assert "2 of 4 boxes still open" in redrawn.text, redrawn.text

@@ -40,6 +40,8 @@ def handle_retry_tick_action(
     block_id = action.get("block_id")
     retry_id, ticked = retry_id_from(block_id), ticked_from(action)
     shown = shown_ticked(body, block_id)
+    message_ts = str((body.get("container") or {}).get("message_ts") or "")
+    clicked = (channel, message_ts) if channel and message_ts else None
 
     def tick(deps: Deps) -> None:
         if not user or retry_id is None:
@@ -49,7 +51,7 @@ def handle_retry_tick_action(
         except InputError as error:
             Reply(user, channel, respond, client).say(error.user_message)
             return
-        redraw_checklist(deps, client, checklist)
+        redraw_checklist(deps, client, checklist, clicked=clicked)
 
     after_ack(context, body, respond, tick)
 
@@ -58,7 +60,8 @@ def handle_retry_approve_button(deps: Deps, click: Click) -> None:
     checklist = approve_retry(
         deps, click.number("retry"), actor=click.user, surface=Surface.SLACK, orchestrator=True
     )
-    redraw_checklist(deps, click.client, checklist)
+    clicked = (click.reply.channel, click.message_ts) if click.message_ts else None
+    redraw_checklist(deps, click.client, checklist, clicked=clicked)
     click.tell(
         f"Approved: the freeze from incident #{checklist.incident.id} is lifted. The phase may "
         "go on."

@@ -28,9 +28,20 @@ def post_checklist(deps: Deps, client: WebClient, checklist: RetryChecklist) -> 
     return checklist
 
 
-def redraw_checklist(deps: Deps, client: WebClient, checklist: RetryChecklist) -> None:
+def redraw_checklist(
+    deps: Deps,
+    client: WebClient,
+    checklist: RetryChecklist,
+    *,
+    clicked: tuple[str, str] | None = None,
+) -> None:
+    """Redraw the checklist where the store says it is. A click can beat the store: the
+    checklist is clickable the moment Slack shows it, before its poster has saved where it is;
+    then the message clicked on (``clicked``: channel, ts) is the one redrawn."""
     retry = checklist.retry
-    if retry.channel is None or retry.message_ts is None:
+    known = (retry.channel, retry.message_ts) if retry.channel and retry.message_ts else None
+    where = known or clicked
+    if where is None:
         return
     view = build_retry_view(checklist, orchestrators=deps.settings.config.slack.orchestrators)
-    LiveMessage.existing(client, retry.channel, retry.message_ts).finish(view)
+    LiveMessage.existing(client, *where).finish(view)
