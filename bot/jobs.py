@@ -93,8 +93,9 @@ def run_watch(deps: Deps, client: WebClient) -> None:
     if run.remote is not None and run.remote.skipped:
         log.debug("watch, the remote's head: %s", run.remote.skipped)
     if run.remote is not None and run.remote.ok is False:
-        view = build_remote_red_view(run.remote, deps.settings.config)
-        LiveMessage(client, deps.settings.config.slack.channel).start(view)
+        config = deps.settings.config
+        view = build_remote_red_view(run.remote, remote=config.git.remote, branch=config.git.branch)
+        LiveMessage(client, config.slack.channel).start(view)
 
 
 def run_page(deps: Deps, client: WebClient, timer: Timer) -> None:

@@ -40,6 +40,7 @@ from bot.flows.run_steps import CHERRY_PICK_STEPS, ROLLBACK_DB_STEPS, ROLLBACK_S
 from bot.flows.severity import Rerated
 from bot.flows.status import StatusReport
 from bot.flows.validation import ValidationReport
+from bot.flows.watch_remote import RemoteLook
 from bot.grammar import Scenario
 from bot.views.bisect import build_bisect_posted_view, build_bisect_report_view
 from bot.views.blocker import build_rating_done_view, build_rating_request_view
@@ -77,6 +78,7 @@ from bot.views.root_cause import build_root_cause_view
 from bot.views.severity import build_rerated_view
 from bot.views.status import build_status_view
 from bot.views.validation import build_checklist_view, build_verdict_change_view
+from bot.views.watch import build_remote_red_view
 from store import (
     DrillRecord,
     Freeze,
@@ -405,6 +407,12 @@ def _third_wave_views(incident: Incident) -> Iterator[tuple[str, Message]]:
         yield f"drill thread reply {i}", reply
     yield "status with confidence", build_status_view(replace(_status(), confidence=_confidence()))
     yield from _bisect_views(email)
+    yield from _watch_views()
+
+
+def _watch_views() -> Iterator[tuple[str, Message]]:
+    look = RemoteLook(_sha(9), ok=False, failing=(HOSTILE,) * 40, subject=LONG)
+    yield "watch remote red", build_remote_red_view(look, remote=HOSTILE, branch=HOSTILE)
 
 
 def _bisect_views(incident: Incident) -> Iterator[tuple[str, Message]]:

@@ -21,8 +21,7 @@ def build_watch_switched_view(on: bool, config: Config) -> Message:
     return message(f"The watch is {'on' if on else 'off'}", [section(text)])
 
 
-def build_remote_red_view(look: RemoteLook, config: Config) -> Message:
-    remote, branch = config.git.remote, config.git.branch
+def build_remote_red_view(look: RemoteLook, *, remote: str, branch: str) -> Message:
     failing = ", ".join(f"“{escape(name)}”" for name in look.failing) or "the checklist"
     subject = f" ({escape(look.subject)})" if look.subject else ""
     text = (
