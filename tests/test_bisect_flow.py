@@ -3,13 +3,11 @@ a rollback, one of them breaking the service's start-up, named in at most 7 chec
 
 from __future__ import annotations
 
-import shlex
-import sys
-
-from bot.local.demo.sandbox import SERVICE_SCRIPT, Sandbox
+from bot.local.demo.sandbox import Sandbox
 from bot.local.emulator import Message
 from bot.local.loopback import LocalSlack
 from tests.gitrepo import git
+from tests.test_drill import with_scratch_service
 from tests.test_edge_delivery import _click
 from tests.test_escalation import Clock, running, settled_card
 from tests.test_rollback_flow import CHANNEL, told
@@ -50,12 +48,8 @@ def report_in_thread(local: LocalSlack, card: Message) -> Message:
 def test_bisect_names_the_bad_commit_among_sixty_four_in_at_most_seven_runs(
     sandbox: Sandbox,
 ) -> None:
-    command = shlex.join([sys.executable, "-P", str(SERVICE_SCRIPT), "serve"])
     green = restore_green_tree(sandbox, enabled="false")
-    config = sandbox.config_path.read_text()
-    sandbox.config_path.write_text(
-        config + f'\n[drills]\nscratch_command = "{command} --root {{path}} --port {{port}}"\n'
-    )
+    with_scratch_service(sandbox)
     made = sixty_four_commits(sandbox)
     with running(sandbox, Clock()) as (local, _):
         local.sender.slash_command("/rollback", "bisect 1", user_id=ENGINEER)

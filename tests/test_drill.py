@@ -19,6 +19,15 @@ from tests.test_rollback_flow import CHANNEL, told
 ENGINEER = "U0ENG"
 
 
+def with_scratch_service(sandbox: Sandbox) -> None:
+    """``drills.scratch_command``: the demo service, serving a clone on the port it is given."""
+    command = shlex.join([sys.executable, "-P", str(SERVICE_SCRIPT), "serve"])
+    config = sandbox.config_path.read_text()
+    sandbox.config_path.write_text(
+        config + f'\n[drills]\nscratch_command = "{command} --root {{path}} --port {{port}}"\n'
+    )
+
+
 def live_state(sandbox: Sandbox) -> tuple[str, ...]:
     """Every ref here and on the remote, the status, the index's bytes, HEAD."""
     index = hashlib.sha256((sandbox.repo / ".git" / "index").read_bytes()).hexdigest()
@@ -114,11 +123,7 @@ def _drill_processes() -> list[str]:
 def test_drill_with_a_scratch_service_runs_the_checklist_on_it_and_stops_it(
     sandbox: Sandbox,
 ) -> None:
-    command = shlex.join([sys.executable, "-P", str(SERVICE_SCRIPT), "serve"])
-    config = sandbox.config_path.read_text()
-    sandbox.config_path.write_text(
-        config + f'\n[drills]\nscratch_command = "{command} --root {{path}} --port {{port}}"\n'
-    )
+    with_scratch_service(sandbox)
     before = live_state(sandbox)
     with running(sandbox, Clock()) as (local, _):
         local.sender.slash_command("/rollback", "drill critical", user_id=ENGINEER)

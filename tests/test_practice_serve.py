@@ -5,16 +5,13 @@ names the one bad commit of 64 removed by a rollback in at most 7 checklist runs
 
 from __future__ import annotations
 
-import shlex
-import sys
-
-from bot.local.demo.sandbox import ORCHESTRATOR, SERVICE_SCRIPT
+from bot.local.demo.sandbox import ORCHESTRATOR
 from store import SqliteStore
 from tests.gitrepo import git
 from tests.slackrun import ENGINEER, Harness, card_with, click, told, wait_card_text
 from tests.slackrun import harness as harness  # the fixture
 from tests.test_bisect_flow import BAD_AT, sixty_four_commits
-from tests.test_drill import live_state
+from tests.test_drill import live_state, with_scratch_service
 from tests.test_rollback_crash import stop_cleanly
 from tests.test_rollback_flow import CHANNEL
 from tests.test_watch import restore_green_tree
@@ -45,12 +42,8 @@ def test_serve_bisect_refuses_an_incident_never_rolled_back_then_names_the_bad_c
     harness: Harness,
 ) -> None:
     sandbox, emulator = harness.sandbox, harness.emulator
-    command = shlex.join([sys.executable, "-P", str(SERVICE_SCRIPT), "serve"])
     green = restore_green_tree(sandbox, enabled="false")
-    config = sandbox.config_path.read_text()
-    sandbox.config_path.write_text(
-        config + f'\n[drills]\nscratch_command = "{command} --root {{path}} --port {{port}}"\n'
-    )
+    with_scratch_service(sandbox)
     made = sixty_four_commits(sandbox)
     process, sender = harness.serve()
     sender.slash_command("/rollback", "scenario minor 1 a typo on the login page", user_id=ENGINEER)

@@ -4,19 +4,18 @@ green commit after ``failures_before_incident`` red runs, then adds to it; off m
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from pathlib import Path
 
 from bot.jobs import WATCH_TIMER, ensure_timers
-from bot.local.demo.sandbox import SERVICE_SCRIPT, TAG_T8, Sandbox
+from bot.local.demo.sandbox import TAG_T8, Sandbox
 from bot.local.loopback import LocalSlack
 from bot.scheduler import TICK_S, Scheduler
 from store import IncidentState, SqliteStore
 from tests.gitrepo import BRANCH, git
 from tests.slackrun import Harness, card_with, service_health
 from tests.slackrun import harness as harness  # the fixture
+from tests.test_drill import with_scratch_service
 from tests.test_edge_delivery import _click
 from tests.test_escalation import Clock, running, tick
 from tests.test_rollback_crash import stop_cleanly
@@ -144,11 +143,7 @@ def test_watch_judges_a_commit_pushed_to_the_remote_in_a_clone_and_tells_a_red_o
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     green = restore_green_tree(sandbox)
-    command = shlex.join([sys.executable, "-P", str(SERVICE_SCRIPT), "serve"])
-    config = sandbox.config_path.read_text()
-    sandbox.config_path.write_text(
-        config + f'\n[drills]\nscratch_command = "{command} --root {{path}} --port {{port}}"\n'
-    )
+    with_scratch_service(sandbox)
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", "--branch", BRANCH, str(sandbox.origin), str(other))
     clock = Clock()
