@@ -64,11 +64,8 @@ def run_bisect(deps: Deps, request: grammar.Bisect, asker: Asker) -> BisectRepor
             if not check_out_clean(clone=repo.clone, sha=sha, timeout_s=GIT_TIMEOUT_S):
                 return Verdict.SKIP
             run = check_on_scratch(deps, command, repo.clone, scratch)
-            if run.checklist is None:
-                failing[sha] = ("server starts",)
-                return Verdict.BAD
-            failing[sha] = tuple(result.name for result in run.checklist.failing)
-            return Verdict.GOOD if run.checklist.ok else Verdict.BAD
+            failing[sha] = run.failing  # a commit whose service does not start is bad
+            return Verdict.GOOD if run.ok else Verdict.BAD
 
         result = bisect(commits, judge)
         report = _report(incident, commits, result, clone, failing)

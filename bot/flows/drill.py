@@ -168,6 +168,17 @@ class ScratchRun:
     checklist: ChecklistResult | None  # None: the service did not start
     problem: str = ""
 
+    @property
+    def ok(self) -> bool:
+        return self.checklist is not None and self.checklist.ok
+
+    @property
+    def failing(self) -> tuple[str, ...]:
+        """The checks that failed; a service that never started fails "server starts"."""
+        if self.checklist is None:
+            return ("server starts",)
+        return tuple(result.name for result in self.checklist.failing)
+
 
 def check_on_scratch(deps: Deps, command: str, clone: Path, scratch: Path) -> ScratchRun:
     """Serve ``clone`` with ``drills.scratch_command``, run the checklist, stop it."""

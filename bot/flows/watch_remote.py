@@ -96,7 +96,5 @@ def _judge(deps: Deps, command: str, head: str, ref: str) -> RemoteLook:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     subject = shown.out.strip() if shown.ok else ""
-    if run.checklist is None:  # a commit whose service does not start is bad
-        return RemoteLook(head, ok=False, failing=("server starts",), subject=subject)
-    failing = tuple(result.name for result in run.checklist.failing)
-    return RemoteLook(head, ok=run.checklist.ok, failing=failing, subject=subject)
+    # A commit whose service does not start is bad.
+    return RemoteLook(head, ok=run.ok, failing=run.failing, subject=subject)
