@@ -117,7 +117,7 @@ def _checked(
         str(action.get("action_id", "")),
         button_value(action),
         reply,
-        _message_ts(body),
+        message_ts_of(body),
         trigger if isinstance(trigger, str) else None,
     )
     if not _permitted(deps, row.permission, click):
@@ -132,7 +132,8 @@ def _checked(
     row.job(deps, click)
 
 
-def _message_ts(body: Mapping[str, Any]) -> str | None:
+def message_ts_of(body: Mapping[str, Any]) -> str | None:
+    """The message an interaction came from, when it came from one."""
     container, message = body.get("container"), body.get("message")
     for source, key in ((container, "message_ts"), (message, "ts")):
         if isinstance(source, dict) and isinstance(source.get(key), str) and source[key]:

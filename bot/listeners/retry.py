@@ -19,7 +19,13 @@ from bot.deps import Deps
 from bot.errors import reporting_errors
 from bot.flows.retry import approve_retry, tick_items
 from bot.ids import ActionId
-from bot.listeners.buttons import Button, Click, Permission, register_buttons
+from bot.listeners.buttons import (
+    Button,
+    Click,
+    Permission,
+    message_ts_of,
+    register_buttons,
+)
 from bot.slack.replies import Reply
 from bot.slack.retry import redraw_checklist
 from bot.views.retry import retry_id_from, shown_ticked, ticked_from
@@ -40,7 +46,7 @@ def handle_retry_tick_action(
     block_id = action.get("block_id")
     retry_id, ticked = retry_id_from(block_id), ticked_from(action)
     shown = shown_ticked(body, block_id)
-    message_ts = str((body.get("container") or {}).get("message_ts") or "")
+    message_ts = message_ts_of(body)
     clicked = (channel, message_ts) if channel and message_ts else None
 
     def tick(deps: Deps) -> None:
