@@ -52,11 +52,12 @@ def look_at_remote(deps: Deps, *, working_head: str) -> RemoteLook:
         return RemoteLook(None, skipped=error.user_message)
     if head is None or head == working_head:
         return RemoteLook(head, skipped="the remote branch is where the working copy is")
+    # The store first: it answers every look while the remote's head waits to be pulled.
+    if head in deps.store.commit_verdicts([head]):
+        return RemoteLook(head, skipped="the remote's head has been judged")
     contained = ["merge-base", "--is-ancestor", "--end-of-options", head, working_head]
     if run_git(live, contained, GIT_TIMEOUT_S).ok:
         return RemoteLook(head, skipped="the working copy has the remote's head already")
-    if head in deps.store.commit_verdicts([head]):
-        return RemoteLook(head, skipped="the remote's head has been judged")
     command = config.drills.scratch_command
     if command is None:
         return RemoteLook(head, skipped="no drills.scratch_command to serve the remote's head")
