@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import git
 
 from actions.errors import GitError
-from actions.gitrun import NETWORK_ENV, git_ok, identity_config, run_git
+from actions.gitrun import DEFAULT_EMAIL, DEFAULT_NAME, NETWORK_ENV, git_ok, resolve_ref, run_git
 from actions.refs import require_ref_name
 from actions.rollback_plan import RollbackPlan, plan_rollback
 from actions.rollback_push import push_backup_branch, push_with_lease
@@ -40,6 +41,13 @@ BROKEN_FILES = ("server/routes.ts",)
 FALLBACK_FILE = "ROLLBACK_DRILL_BROKEN"
 #: Both scratch repositories: no hooks (a missing file is no hook), no housekeeping.
 _SCRATCH_CONFIG = (("core.hooksPath", os.devnull), ("maintenance.auto", "false"), ("gc.auto", "0"))
+#: The intentional break is the bot's own commit, so it bears the bot's name, whoever runs it.
+_BREAK_AUTHOR = ("-c", f"user.name={DEFAULT_NAME}", "-c", f"user.email={DEFAULT_EMAIL}")
+#: The scratch remote only: no gc after a push; and it does not advertise the tips of the
+#: clone it borrows objects from, which costs a git process per push (twice: the advertisement
+#: and the connectivity check). Every push of the drill's is of commits the remote's own refs
+#: already reach; were one not, git would send the objects, which is slower but as correct.
+_SCRATCH_REMOTE_CONFIG = (("receive.autogc", "false"), ("core.alternateRefsCommand", "true"))
 
 
 @dataclass(frozen=True)
@@ -48,24 +56,40 @@ class ScratchRepo:
     remote: Path
     drilled: str  # the live commit the drill started from
     whole_tree: bool = True  # False: only the files the break touches are checked out
+    branched_off: str | None = None  # the branch checked out at ``drilled``, if any
+    #: GitPython's handle on the clone, made once: making one reads git's config files.
+    clone_git: git.Repo = field(repr=False, compare=False, kw_only=True)
+
+    @cached_property
+    def remote_git(self) -> git.Repo:
+        return git.Repo(self.remote)
 
 
 def clone_for_drill(
-    *, source: Path, branch: str, scratch: Path, timeout_s: float, whole_tree: bool = True
+    *,
+    source: Path,
+    branch: str,
+    scratch: Path,
+    timeout_s: float,
+    whole_tree: bool = True,
+    branch_off: str | None = None,
 ) -> ScratchRepo:
     """A local clone of ``branch`` in ``scratch``, its origin a scratch bare repository.
 
     The clone hard-links the live objects (copies them only across filesystems) and writes
     nothing in the live repository. Neither scratch repository runs hooks, the user's global
     ``core.hooksPath`` included: a drill starts nothing of the live repository's. The bare
-    remote borrows the clone's objects through ``objects/info/alternates`` and is given the
-    branch directly, so setting it up costs no second clone and no push; the rollback's own
-    pushes to it are real pushes. Without ``whole_tree`` (a drill verified at git level, with no
-    scratch service to serve the files) the checkout is sparse: only the files the break
-    touches, so a large tree costs the drill nothing it does not use. Nothing is checked out
-    yet: the break's checkout of the test branch is the one that writes the tree.
+    remote borrows the clone's objects through ``objects/info/alternates``, so setting it up
+    costs no second clone and no push; the rollback's own pushes to it are real pushes.
+    Without ``whole_tree`` (a drill verified at git level, with no scratch service to serve
+    the files) the checkout is sparse: only the files the break touches, so a large tree costs
+    the drill nothing it does not use. With ``branch_off``, that new branch is checked out at
+    the cloned commit; without it nothing is checked out, and the caller checks out what it
+    judges.
     """
     require_ref_name(branch, what="branch name")
+    if branch_off is not None:
+        require_ref_name(branch_off, what="branch name")
     live = git.Repo(source)
     # Absolute: the remote's alternates file names the clone's objects by path.
     remote, clone = scratch.resolve() / "remote.git", scratch.resolve() / "clone"
@@ -78,69 +102,74 @@ def clone_for_drill(
         *("--", str(source), str(clone)),
     ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        bare = pool.submit(_init_remote, live, remote, branch, timeout_s)
+        made = pool.submit(_init_remote, live, remote, timeout_s)
         git_ok(live, taking, timeout_s)
-        drilled = bare.result()
+        made.result()
+    repo = git.Repo(clone)
+    # Read from the clone, not the live branch: exactly the commit that was cloned, even if
+    # the live branch has moved on since.
+    drilled = resolve_ref(repo, f"refs/heads/{branch}", timeout_s)
     (remote / "objects" / "info").mkdir(exist_ok=True)
     (remote / "objects" / "info" / "alternates").write_text(f"{clone / '.git' / 'objects'}\n")
     if not whole_tree:
         patterns = "".join(f"/{name}\n" for name in (*BROKEN_FILES, FALLBACK_FILE))
         (clone / ".git" / "info").mkdir(exist_ok=True)
         (clone / ".git" / "info" / "sparse-checkout").write_text(patterns)
-    repo = git.Repo(clone)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        # The scratch remote has the branch, as the live one does; the objects it borrows.
-        mirrored = pool.submit(
-            git_ok, git.Repo(remote), ["update-ref", f"refs/heads/{branch}", drilled, ""], timeout_s
-        )
+    _branch_off_and_repoint(repo, remote, drilled, branch_off, timeout_s)
+    return ScratchRepo(clone, remote, drilled, whole_tree, branch_off, clone_git=repo)
+
+
+def _branch_off_and_repoint(
+    repo: git.Repo, remote: Path, drilled: str, branch_off: str | None, timeout_s: float
+) -> None:
+    """``branch_off`` checked out at ``drilled`` (if asked for), and origin pointed at the
+    scratch remote: side by side, on separate files. The checkout writes the index, HEAD and
+    the new branch (--no-track: no config); set-url writes only the config."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-checkout") as pool:
+        branched = None
+        if branch_off is not None:
+            checkout = ["checkout", "--quiet", "--no-track", "-b", branch_off, drilled]
+            branched = pool.submit(git_ok, repo, checkout, timeout_s)
         git_ok(repo, ["remote", "set-url", "origin", str(remote)], timeout_s)
-        mirrored.result()
-    return ScratchRepo(clone, remote, drilled, whole_tree)
+        if branched is not None:
+            branched.result()
 
 
-def _init_remote(live: git.Repo, remote: Path, branch: str, timeout_s: float) -> str:
-    """The scratch remote made, while the clone is taken; the live commit to drill.
-
-    The clone hard-links every object, so this commit is in it even if the branch moves on
-    meanwhile (the repository lock keeps the bot's own operations away)."""
-    drilled = git_ok(live, ["rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}"], timeout_s)
+def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
+    """The scratch remote made, while the clone is taken."""
     git_ok(live, ["init", "--quiet", "--bare", "--template=", str(remote)], timeout_s)
     # Appended as sections of their own (git reads repeated sections as one): one write
     # instead of a `git config` process for each key. The keys and values are constants.
-    settings = (*_SCRATCH_CONFIG, ("receive.autogc", "false"))
     with (remote / "config").open("a", encoding="utf-8") as config:
-        for key, value in settings:
+        for key, value in (*_SCRATCH_CONFIG, *_SCRATCH_REMOTE_CONFIG):
             section, name = key.split(".")
             config.write(f"[{section}]\n\t{name} = {value}\n")
-    return drilled
 
 
 def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
     """The procedure's step: the test branch, its intentional break committed and tagged."""
-    repo, remote = git.Repo(scratch.clone), git.Repo(scratch.remote)
-    # Independent commands (another file, or another repository) run side by side.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-break") as pool:
-        asked = pool.submit(identity_config, repo, timeout_s)
-        # The clone has no checkout yet: this one writes the tree, at the drilled commit.
-        git_ok(repo, ["checkout", "--quiet", "-b", TEST_BRANCH, scratch.drilled], timeout_s)
-        identity = asked.result()
+    repo = scratch.clone_git
+    if scratch.branched_off != TEST_BRANCH:
+        checkout = ["checkout", "--quiet", "--no-track", "-b", TEST_BRANCH, scratch.drilled]
+        git_ok(repo, checkout, timeout_s)
     broken = next((name for name in BROKEN_FILES if (scratch.clone / name).is_file()), None)
     with (scratch.clone / (broken or FALLBACK_FILE)).open("a", encoding="utf-8") as out:
         out.write(BROKEN_LINE)
+    # The procedure's `commit -am`; a repository without the file gets it added.
     if broken is None:
         git_ok(repo, ["add", "--", FALLBACK_FILE], timeout_s)
-    # The procedure's `commit -am`, limited to the broken file.
-    only = ["--", broken] if broken else []
-    commit = ["commit", "--quiet", "--no-verify", "-m", "test: intentional break", *only]
-    git_ok(repo, commit, timeout_s, config=identity)
-    sha = git_ok(repo, ["rev-parse", "HEAD"], timeout_s)
+    commit = ["commit", "--quiet", "--no-verify", "--all", "-m", "test: intentional break"]
+    git_ok(repo, commit, timeout_s, config=_BREAK_AUTHOR)
+    sha = resolve_ref(repo, f"refs/heads/{TEST_BRANCH}", timeout_s)
+    test_ref, tag_ref = f"refs/heads/{TEST_BRANCH}", f"refs/tags/{BROKEN_TAG}"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-break") as pool:
         # On the remote too, as a broken commit that needs rolling back is; the remote already
         # sees the commit through its alternates, so the ref is all it needs.
         pushed = pool.submit(
-            git_ok, remote, ["update-ref", f"refs/heads/{TEST_BRANCH}", sha, ""], timeout_s
+            lambda: git_ok(scratch.remote_git, ["update-ref", test_ref, sha, ""], timeout_s)
         )
-        git_ok(repo, ["tag", "--end-of-options", BROKEN_TAG, sha], timeout_s, config=identity)
+        # A lightweight tag, as `git tag` makes one; "" : only if no such tag is there yet.
+        git_ok(repo, ["update-ref", tag_ref, sha, ""], timeout_s)
         pushed.result()
     return sha
 
@@ -187,7 +216,7 @@ def roll_back_test_branch(
 ) -> RollbackPlan:
     """`git reset --hard HEAD~1` of the test branch, as the bot does it."""
     return roll_back_one_commit(
-        repo=git.Repo(scratch.clone), branch=TEST_BRANCH, now=now, phase=phase, timeout_s=timeout_s
+        repo=scratch.clone_git, branch=TEST_BRANCH, now=now, phase=phase, timeout_s=timeout_s
     )
 
 
@@ -232,7 +261,7 @@ def roll_back_one_commit(
 
 def verify_at_git_level(*, scratch: ScratchRepo, plan: RollbackPlan, timeout_s: float) -> str:
     """What the rollback must have left: raise GitError naming the first thing that is off."""
-    clone, remote = git.Repo(scratch.clone), git.Repo(scratch.remote)
+    clone, remote = scratch.clone_git, scratch.remote_git
     wanted = (f"refs/heads/{TEST_BRANCH}", f"refs/heads/{plan.backup_branch}")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-verify") as pool:
         listing = pool.submit(

@@ -31,6 +31,7 @@ UNDO_TIMEOUT_S = 15.0
 _LOCK_FILE = "rollback-bot-checkpoint.lock"
 _LOCK_POLL_S = 0.05
 _PORCELAIN_RE = re.compile(r"^(.)\t([^\t]*)\t(.*)$")
+_OBJECT_ID_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,23 @@ def identity_config(repo: git.Repo, timeout_s: float) -> tuple[str, ...]:
         if not named.get(key):
             options += ["-c", f"{key}={fallback}"]
     return tuple(options)
+
+
+def resolve_ref(repo: git.Repo, ref: str, timeout_s: float) -> str:
+    """The commit branch ``ref`` (a full name: refs/heads/...) points at.
+
+    A ref git has just written is a loose file holding its object id (git writes it by
+    rename, so one read sees one whole id): read directly, it costs no git process. Anything
+    else (a packed ref, a symbolic one, another ref storage) is asked of git.
+    """
+    try:
+        held = (Path(repo.git_dir) / ref).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        held = ""
+    if _OBJECT_ID_RE.match(held):
+        return held
+    asked = ["rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}"]
+    return git_ok(repo, asked, timeout_s)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from pathlib import Path
 import git
 
 from actions.drill import (
+    TEST_BRANCH,
     break_on_test_branch,
     clone_for_drill,
     roll_back_one_commit,
@@ -97,7 +98,7 @@ def ours(work: Path, folder: Path) -> dict[str, float]:
     try:
         repo = clone_for_drill(
             source=work, branch=BRANCH, scratch=scratch, timeout_s=STEP_TIMEOUT_S,
-            whole_tree=False,
+            whole_tree=False, branch_off=TEST_BRANCH,
         )  # fmt: skip
         lap("clone")
         break_on_test_branch(scratch=repo, timeout_s=STEP_TIMEOUT_S)
@@ -157,8 +158,8 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     print(timing_row("ours: the whole drill, clone included", times["ours"], width=40))
     print(timing_row("baseline: the rollback's own git steps", times["baseline"], width=40))
     print("ours, phase by phase (the rollback inside the drill is the baseline's code):")
-    for name, seconds in phases.items():
-        print(timing_row(f"  {name}", seconds, width=40))
+    for name, laps_of_phase in phases.items():
+        print(timing_row(f"  {name}", laps_of_phase, width=40))
     print_ratio(
         what="drill", ours=times["ours"], baseline=times["baseline"], target=RATIO_TARGET,
         baseline_name="the rollback",

@@ -26,8 +26,15 @@ NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 
 
 def _drill(repo: PhaseRepo, scratch: Path, *, whole_tree: bool) -> str:
+    """The drill's git steps as /rollback drill takes them: the test branch checked out by the
+    clone."""
     cloned = clone_for_drill(
-        source=repo.work, branch=BRANCH, scratch=scratch, timeout_s=30, whole_tree=whole_tree
+        source=repo.work,
+        branch=BRANCH,
+        scratch=scratch,
+        timeout_s=30,
+        whole_tree=whole_tree,
+        branch_off=TEST_BRANCH,
     )
     broke = break_on_test_branch(scratch=cloned, timeout_s=30)
     assert git(cloned.remote, "rev-parse", f"refs/heads/{TEST_BRANCH}") == broke
@@ -140,3 +147,47 @@ def test_drill_verification_names_a_remote_branch_that_did_not_move(tmp_path: Pa
     assert moved.returncode == 0, moved.stderr
     with pytest.raises(GitError, match="the remote branch is"):
         verify_at_git_level(scratch=cloned, plan=plan, timeout_s=30)
+
+
+def _global_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    config = tmp_path / "global.gitconfig"
+    config.write_text(text)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+
+
+def test_drill_clone_branches_off_without_upstream_even_when_git_always_tracks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checkout runs beside set-url, which writes the config: it must never write it too.
+    # With autoSetupMerge=always, a test branch started from a branch would get tracking
+    # config; it starts from the cloned commit, with --no-track.
+    _global_config(tmp_path, monkeypatch, "[branch]\n\tautoSetupMerge = always\n")
+    repo = make_phase_repo(tmp_path / "live")
+    cloned = clone_for_drill(
+        source=repo.work,
+        branch=BRANCH,
+        scratch=tmp_path / "s",
+        timeout_s=30,
+        whole_tree=False,
+        branch_off=TEST_BRANCH,
+    )
+    assert cloned.drilled == repo.head()
+    assert git(cloned.clone, "symbolic-ref", "HEAD") == f"refs/heads/{TEST_BRANCH}"
+    assert git(cloned.clone, "rev-parse", "HEAD") == repo.head()
+    upstream = git_try(cloned.clone, "config", "--get", f"branch.{TEST_BRANCH}.remote")
+    assert upstream.returncode == 1, upstream.stdout
+    assert git(cloned.clone, "remote", "get-url", "--all", "origin") == str(cloned.remote)
+    assert (cloned.clone / "server" / "routes.ts").is_file()
+
+
+def test_drill_break_is_the_bots_commit_whoever_runs_the_drill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _global_config(tmp_path, monkeypatch, "[user]\n\tname = Alice\n\temail = alice@example.com\n")
+    for variable in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME"):
+        monkeypatch.delenv(variable, raising=False)
+    repo = make_phase_repo(tmp_path / "live")
+    cloned = clone_for_drill(source=repo.work, branch=BRANCH, scratch=tmp_path / "s", timeout_s=30)
+    broke = break_on_test_branch(scratch=cloned, timeout_s=30)
+    made_by = git(cloned.clone, "show", "-s", "--format=%an <%ae> / %cn", broke)
+    assert made_by == "rollback-bot <rollback-bot@localhost> / rollback-bot"

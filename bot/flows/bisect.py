@@ -58,7 +58,7 @@ def run_bisect(deps: Deps, request: grammar.Bisect, asker: Asker) -> BisectRepor
     failing: dict[str, tuple[str, ...]] = {}
     try:
         repo = clone_under_lock(deps, scratch, f"bisect:{asker.actor}")
-        clone = git.Repo(repo.clone)
+        clone = repo.clone_git
 
         def judge(sha: str) -> Verdict:
             if not check_out_clean(clone=repo.clone, sha=sha, timeout_s=GIT_TIMEOUT_S):

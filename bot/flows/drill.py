@@ -22,6 +22,7 @@ import httpx
 from actions.checks.checklist import ChecklistResult
 from actions.checks.service import wait_until_healthy
 from actions.drill import (
+    TEST_BRANCH,
     ScratchRepo,
     break_on_test_branch,
     clone_for_drill,
@@ -67,7 +68,10 @@ def run_drill(deps: Deps, request: grammar.Drill, asker: Asker) -> DrillProgress
     verified_by, drilled, problem = "git", None, ""
     try:
         repo = _step(
-            progress, asker, CLONE, lambda: clone_under_lock(deps, scratch, f"drill:{asker.actor}")
+            progress,
+            asker,
+            CLONE,
+            lambda: clone_under_lock(deps, scratch, f"drill:{asker.actor}", branch_off=TEST_BRANCH),
         )
         drilled = repo.drilled
         _step(
@@ -132,7 +136,9 @@ def _step(progress: DrillProgress, asker: Asker, name: str, run: Callable[[], T]
     return result
 
 
-def clone_under_lock(deps: Deps, scratch: Path, owner: str) -> ScratchRepo:
+def clone_under_lock(
+    deps: Deps, scratch: Path, owner: str, *, branch_off: str | None = None
+) -> ScratchRepo:
     """The isolated clone, the repository lock held only while it is taken."""
     config = deps.settings.config
     lock = repo_lock_name(deps)
@@ -147,6 +153,7 @@ def clone_under_lock(deps: Deps, scratch: Path, owner: str) -> ScratchRepo:
             timeout_s=STEP_TIMEOUT_S,
             # Only a scratch service needs the whole tree: a git-level check reads the break.
             whole_tree=config.drills.scratch_command is not None,
+            branch_off=branch_off,
         )
     finally:
         deps.store.release_lock(lock, owner=owner)

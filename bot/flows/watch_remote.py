@@ -16,8 +16,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
 from actions.drill import check_out_clean, fetch_commit, remote_url
 from actions.errors import GitError, RollbackBotError
 from actions.git import open_repo
@@ -89,7 +87,7 @@ def _judge(deps: Deps, command: str, head: str, ref: str) -> RemoteLook:
         if not check_out_clean(clone=repo.clone, sha=head, timeout_s=GIT_TIMEOUT_S):
             return RemoteLook(head, skipped="the remote's head cannot be checked out")
         shown = run_git(
-            git.Repo(repo.clone),
+            repo.clone_git,
             ["log", "-1", "--no-show-signature", "--format=%s (%an)", head, "--"],
             GIT_TIMEOUT_S,
         )
