@@ -18,6 +18,7 @@ fetched into the clone).
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,15 @@ from pathlib import Path
 import git
 
 from actions.errors import GitError
-from actions.gitrun import DEFAULT_EMAIL, DEFAULT_NAME, NETWORK_ENV, git_ok, resolve_ref, run_git
+from actions.gitrun import (
+    DEFAULT_EMAIL,
+    DEFAULT_NAME,
+    NETWORK_ENV,
+    find_ref,
+    git_ok,
+    resolve_ref,
+    run_git,
+)
 from actions.refs import require_ref_name
 from actions.rollback_plan import RollbackPlan, plan_rollback
 from actions.rollback_push import push_backup_branch, push_with_lease
@@ -48,6 +57,9 @@ _BREAK_AUTHOR = ("-c", f"user.name={DEFAULT_NAME}", "-c", f"user.email={DEFAULT_
 #: and the connectivity check). Every push of the drill's is of commits the remote's own refs
 #: already reach; were one not, git would send the objects, which is slower but as correct.
 _SCRATCH_REMOTE_CONFIG = (("receive.autogc", "false"), ("core.alternateRefsCommand", "true"))
+
+
+_CLONE_DIR, _REMOTE_DIR = "clone", "remote.git"
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,7 @@ def clone_for_drill(
         require_ref_name(branch_off, what="branch name")
     live = git.Repo(source)
     # Absolute: the remote's alternates file names the clone's objects by path.
-    remote, clone = scratch.resolve() / "remote.git", scratch.resolve() / "clone"
+    remote, clone = scratch.resolve() / _REMOTE_DIR, scratch.resolve() / _CLONE_DIR
     sparse = ["--config", "core.sparseCheckout=true", "--config", "core.sparseCheckoutCone=false"]
     # --template= (none): no sample hooks or other template files to write, and later remove.
     quiet = [f"--config={key}={value}" for key, value in _SCRATCH_CONFIG]
@@ -101,42 +113,32 @@ def clone_for_drill(
         *("--branch", branch, *quiet, *([] if whole_tree else sparse)),
         *("--", str(source), str(clone)),
     ]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        made = pool.submit(_init_remote, live, remote, timeout_s)
-        git_ok(live, taking, timeout_s)
-        made.result()
+    # Alone: the clone and the upload-pack it talks to already take both of a small
+    # machine's cores.
+    git_ok(live, taking, timeout_s)
     repo = git.Repo(clone)
     # Read from the clone, not the live branch: exactly the commit that was cloned, even if
     # the live branch has moved on since.
     drilled = resolve_ref(repo, f"refs/heads/{branch}", timeout_s)
-    (remote / "objects" / "info").mkdir(exist_ok=True)
-    (remote / "objects" / "info" / "alternates").write_text(f"{clone / '.git' / 'objects'}\n")
     if not whole_tree:
         patterns = "".join(f"/{name}\n" for name in (*BROKEN_FILES, FALLBACK_FILE))
         (clone / ".git" / "info").mkdir(exist_ok=True)
         (clone / ".git" / "info" / "sparse-checkout").write_text(patterns)
-    _branch_off_and_repoint(repo, remote, drilled, branch_off, timeout_s)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
+        # Side by side, on separate files: the checkout writes the clone's index, HEAD and
+        # new branch (--no-track: no config); the remote's making writes only the clone's
+        # config, where origin is pointed at it.
+        made = pool.submit(_make_remote, live, repo, remote, timeout_s)
+        if branch_off is not None:
+            checkout = ["checkout", "--quiet", "--no-track", "-b", branch_off, drilled]
+            git_ok(repo, checkout, timeout_s)
+        made.result()
     return ScratchRepo(clone, remote, drilled, whole_tree, branch_off, clone_git=repo)
 
 
-def _branch_off_and_repoint(
-    repo: git.Repo, remote: Path, drilled: str, branch_off: str | None, timeout_s: float
-) -> None:
-    """``branch_off`` checked out at ``drilled`` (if asked for), and origin pointed at the
-    scratch remote: side by side, on separate files. The checkout writes the index, HEAD and
-    the new branch (--no-track: no config); set-url writes only the config."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-checkout") as pool:
-        branched = None
-        if branch_off is not None:
-            checkout = ["checkout", "--quiet", "--no-track", "-b", branch_off, drilled]
-            branched = pool.submit(git_ok, repo, checkout, timeout_s)
-        git_ok(repo, ["remote", "set-url", "origin", str(remote)], timeout_s)
-        if branched is not None:
-            branched.result()
-
-
-def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
-    """The scratch remote made, while the clone is taken."""
+def _make_remote(live: git.Repo, clone: git.Repo, remote: Path, timeout_s: float) -> None:
+    """The scratch remote, borrowing the clone's objects, and the clone's origin pointed at
+    it."""
     git_ok(live, ["init", "--quiet", "--bare", "--template=", str(remote)], timeout_s)
     # Appended as sections of their own (git reads repeated sections as one): one write
     # instead of a `git config` process for each key. The keys and values are constants.
@@ -144,6 +146,10 @@ def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
         for key, value in (*_SCRATCH_CONFIG, *_SCRATCH_REMOTE_CONFIG):
             section, name = key.split(".")
             config.write(f"[{section}]\n\t{name} = {value}\n")
+    (remote / "objects" / "info").mkdir(exist_ok=True)
+    lender = Path(clone.git_dir) / "objects"
+    (remote / "objects" / "info" / "alternates").write_text(f"{lender}\n")
+    git_ok(clone, ["remote", "set-url", "origin", str(remote)], timeout_s)
 
 
 def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
@@ -172,6 +178,17 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
         git_ok(repo, ["update-ref", tag_ref, sha, ""], timeout_s)
         pushed.result()
     return sha
+
+
+def remove_scratch(scratch: Path) -> None:
+    """The scratch folder removed with all it holds, its two repositories side by side
+    (removing files is mostly waiting on the disk). Never raises: what is left of a temporary
+    folder must not turn a verdict into an error."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-cleanup") as pool:
+        remote = pool.submit(shutil.rmtree, scratch / _REMOTE_DIR, ignore_errors=True)
+        shutil.rmtree(scratch / _CLONE_DIR, ignore_errors=True)
+        remote.result()
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def check_out_clean(*, clone: Path, sha: str, timeout_s: float) -> bool:
@@ -261,31 +278,20 @@ def roll_back_one_commit(
 
 def verify_at_git_level(*, scratch: ScratchRepo, plan: RollbackPlan, timeout_s: float) -> str:
     """What the rollback must have left: raise GitError naming the first thing that is off."""
-    clone, remote = scratch.clone_git, scratch.remote_git
-    wanted = (f"refs/heads/{TEST_BRANCH}", f"refs/heads/{plan.backup_branch}")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-verify") as pool:
-        listing = pool.submit(
-            git_ok,
-            remote,
-            ["for-each-ref", "--format=%(refname) %(objectname)", *wanted],
-            timeout_s,
-        )
-        status = git_ok(
-            clone, ["status", "--porcelain=v2", "--branch", "--no-ahead-behind"], timeout_s
-        ).splitlines()
-        listed = listing.result()
+    status = git_ok(
+        scratch.clone_git, ["status", "--porcelain=v2", "--branch", "--no-ahead-behind"], timeout_s
+    ).splitlines()
     head = next((line.split()[2] for line in status if line.startswith("# branch.oid ")), "")
     dirty = [line for line in status if not line.startswith("#")]
-    on_remote = dict(line.split(" ", 1) for line in listed.splitlines())
-    pushed = on_remote.get(wanted[0], "")
+    # The remote's refs, as its own receive-pack left them.
+    pushed = find_ref(scratch.remote_git, f"refs/heads/{TEST_BRANCH}", timeout_s) or ""
+    backup = find_ref(scratch.remote_git, f"refs/heads/{plan.backup_branch}", timeout_s)
     problems = [
         f"HEAD is {head[:7]}, not the target {plan.target_sha[:7]}"
         if head != plan.target_sha
         else "",
         f"the remote branch is {pushed[:7] or 'missing'}" if pushed != plan.target_sha else "",
-        "the backup branch is not on the remote"
-        if on_remote.get(wanted[1]) != plan.head_sha
-        else "",
+        "the backup branch is not on the remote" if backup != plan.head_sha else "",
         "the working tree is not clean" if dirty else "",
     ]
     found = [problem for problem in problems if problem]

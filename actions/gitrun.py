@@ -129,8 +129,8 @@ def identity_config(repo: git.Repo, timeout_s: float) -> tuple[str, ...]:
     return tuple(options)
 
 
-def resolve_ref(repo: git.Repo, ref: str, timeout_s: float) -> str:
-    """The commit branch ``ref`` (a full name: refs/heads/...) points at.
+def find_ref(repo: git.Repo, ref: str, timeout_s: float) -> str | None:
+    """The commit branch ``ref`` (a full name: refs/heads/...) points at; None if none.
 
     A ref git has just written is a loose file holding its object id (git writes it by
     rename, so one read sees one whole id): read directly, it costs no git process. Anything
@@ -142,8 +142,17 @@ def resolve_ref(repo: git.Repo, ref: str, timeout_s: float) -> str:
         held = ""
     if _OBJECT_ID_RE.match(held):
         return held
-    asked = ["rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}"]
-    return git_ok(repo, asked, timeout_s)
+    asked = ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
+    call = run_git(repo, asked, timeout_s)
+    return call.out if call.ok else None
+
+
+def resolve_ref(repo: git.Repo, ref: str, timeout_s: float) -> str:
+    """:func:`find_ref`, for a branch that must be there: GitError when it is not."""
+    found = find_ref(repo, ref, timeout_s)
+    if found is None:
+        raise GitError(f"git rev-parse found no {ref.removeprefix('refs/heads/')}")
+    return found
 
 
 @contextmanager

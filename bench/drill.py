@@ -33,6 +33,7 @@ from actions.drill import (
     TEST_BRANCH,
     break_on_test_branch,
     clone_for_drill,
+    remove_scratch,
     roll_back_one_commit,
     roll_back_test_branch,
     verify_at_git_level,
@@ -110,7 +111,7 @@ def ours(work: Path, folder: Path) -> dict[str, float]:
         verify_at_git_level(scratch=repo, plan=plan, timeout_s=STEP_TIMEOUT_S)
         lap("verify")
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_scratch(scratch)
     lap("cleanup")
     return phases
 

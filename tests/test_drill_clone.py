@@ -16,6 +16,7 @@ from actions.drill import (
     TEST_BRANCH,
     break_on_test_branch,
     clone_for_drill,
+    remove_scratch,
     roll_back_test_branch,
     verify_at_git_level,
 )
@@ -191,3 +192,18 @@ def test_drill_break_is_the_bots_commit_whoever_runs_the_drill(
     broke = break_on_test_branch(scratch=cloned, timeout_s=30)
     made_by = git(cloned.clone, "show", "-s", "--format=%an <%ae> / %cn", broke)
     assert made_by == "rollback-bot <rollback-bot@localhost> / rollback-bot"
+
+
+def test_remove_scratch_removes_everything_and_follows_no_symlink(tmp_path: Path) -> None:
+    repo = make_phase_repo(tmp_path / "live")
+    scratch = tmp_path / "s"
+    cloned = clone_for_drill(source=repo.work, branch=BRANCH, scratch=scratch, timeout_s=30)
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me\n")
+    (cloned.clone / "link-out").symlink_to(outside)
+    (scratch / "service.log").write_text("a scratch service's output\n")
+    remove_scratch(scratch)
+    assert not scratch.exists()
+    assert outside.read_text() == "keep me\n"
+    assert repo.head() == cloned.drilled
+    remove_scratch(scratch)  # already gone: nothing to do, and no error

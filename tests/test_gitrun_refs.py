@@ -35,5 +35,5 @@ def test_resolve_ref_of_a_symbolic_ref_gives_the_commit_not_the_text(tmp_path: P
 
 def test_resolve_ref_of_a_missing_branch_is_a_git_error(tmp_path: Path) -> None:
     repo = make_phase_repo(tmp_path)
-    with pytest.raises(GitError, match="rev-parse"):
+    with pytest.raises(GitError, match="found no feature/nope"):
         resolve_ref(gitpython.Repo(repo.work), "refs/heads/feature/nope", 30)

@@ -10,7 +10,6 @@ commits before it, which ``/rollback cherry-pick`` brings back under an orchestr
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import git
 
 from actions.bisect import BisectResult, Verdict, bisect
-from actions.drill import check_out_clean
+from actions.drill import check_out_clean, remove_scratch
 from actions.errors import InputError
 from actions.gitrun import run_git
 from bot import grammar
@@ -70,7 +69,7 @@ def run_bisect(deps: Deps, request: grammar.Bisect, asker: Asker) -> BisectRepor
         result = bisect(commits, judge)
         report = _report(incident, commits, result, clone, failing)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_scratch(scratch)
     deps.store.append_event(
         actor=asker.actor,
         surface=asker.surface,

@@ -8,7 +8,6 @@ folder is removed whatever happens. The confidence table is computed from these 
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from actions.drill import (
     ScratchRepo,
     break_on_test_branch,
     clone_for_drill,
+    remove_scratch,
     roll_back_test_branch,
     verify_at_git_level,
 )
@@ -99,7 +99,7 @@ def run_drill(deps: Deps, request: grammar.Drill, asker: Asker) -> DrillProgress
     except RollbackBotError as error:
         problem = error.user_message
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_scratch(scratch)
         progress.done.append(("cleanup", True, "the scratch folder is removed"))
         asker.progress(progress)
     ok = not problem and all(ok for _, ok, _ in progress.done)

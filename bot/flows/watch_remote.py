@@ -11,12 +11,11 @@ who pushed it is the one to fix it.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from actions.drill import check_out_clean, fetch_commit, remote_url
+from actions.drill import check_out_clean, fetch_commit, remote_url, remove_scratch
 from actions.errors import GitError, RollbackBotError
 from actions.git import open_repo
 from actions.gitrun import Deadline, run_git
@@ -93,7 +92,7 @@ def _judge(deps: Deps, command: str, head: str, ref: str) -> RemoteLook:
         )
         run = check_on_scratch(deps, command, repo.clone, scratch)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_scratch(scratch)
     subject = shown.out.strip() if shown.ok else ""
     # A commit whose service does not start is bad.
     return RemoteLook(head, ok=run.ok, failing=run.failing, subject=subject)
