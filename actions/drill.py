@@ -164,7 +164,12 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
     # The procedure's `commit -am`; a repository without the file gets it added.
     if broken is None:
         git_ok(repo, ["add", "--", FALLBACK_FILE], timeout_s)
-    commit = ["commit", "--quiet", "--no-verify", "--all", "-m", "test: intentional break"]
+    # Unsigned whatever the user's commit.gpgSign says: a throwaway commit must not wait on a
+    # passphrase prompt that nobody will see.
+    commit = [
+        *("commit", "--quiet", "--no-verify", "--no-gpg-sign", "--all"),
+        *("-m", "test: intentional break"),
+    ]
     git_ok(repo, commit, timeout_s, config=_BREAK_AUTHOR)
     sha = resolve_ref(repo, f"refs/heads/{TEST_BRANCH}", timeout_s)
     test_ref, tag_ref = f"refs/heads/{TEST_BRANCH}", f"refs/tags/{BROKEN_TAG}"

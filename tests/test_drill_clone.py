@@ -207,3 +207,13 @@ def test_remove_scratch_removes_everything_and_follows_no_symlink(tmp_path: Path
     assert outside.read_text() == "keep me\n"
     assert repo.head() == cloned.drilled
     remove_scratch(scratch)  # already gone: nothing to do, and no error
+
+
+def test_drill_break_is_unsigned_even_when_the_user_signs_every_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A gpg that always fails stands for one waiting on a passphrase nobody will type.
+    _global_config(tmp_path, monkeypatch, "[commit]\n\tgpgSign = true\n[gpg]\n\tprogram = false\n")
+    repo = make_phase_repo(tmp_path / "live")
+    said = _drill(repo, tmp_path / "scratch", whole_tree=False)
+    assert "verified at git level" in said
