@@ -113,32 +113,40 @@ def clone_for_drill(
         *("--branch", branch, *quiet, *([] if whole_tree else sparse)),
         *("--", str(source), str(clone)),
     ]
-    # Alone: the clone and the upload-pack it talks to already take both of a small
-    # machine's cores.
-    git_ok(live, taking, timeout_s)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
+        made = pool.submit(_init_remote, live, remote, timeout_s)
+        git_ok(live, taking, timeout_s)
+        made.result()
     repo = git.Repo(clone)
     # Read from the clone, not the live branch: exactly the commit that was cloned, even if
     # the live branch has moved on since.
     drilled = resolve_ref(repo, f"refs/heads/{branch}", timeout_s)
-    if not whole_tree:
-        patterns = "".join(f"/{name}\n" for name in (*BROKEN_FILES, FALLBACK_FILE))
-        (clone / ".git" / "info").mkdir(exist_ok=True)
-        (clone / ".git" / "info" / "sparse-checkout").write_text(patterns)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        # Side by side, on separate files: the checkout writes the clone's index, HEAD and
-        # new branch (--no-track: no config); the remote's making writes only the clone's
-        # config, where origin is pointed at it.
-        made = pool.submit(_make_remote, live, repo, remote, timeout_s)
+    _lend_objects(clone / ".git", remote, whole_tree)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-origin") as pool:
+        # Side by side, on separate files: set-url writes only the config; the checkout
+        # writes the index, HEAD and the new branch (--no-track: no config).
+        repointed = pool.submit(
+            git_ok, repo, ["remote", "set-url", "origin", str(remote)], timeout_s
+        )
         if branch_off is not None:
             checkout = ["checkout", "--quiet", "--no-track", "-b", branch_off, drilled]
             git_ok(repo, checkout, timeout_s)
-        made.result()
+        repointed.result()
     return ScratchRepo(clone, remote, drilled, whole_tree, branch_off, clone_git=repo)
 
 
-def _make_remote(live: git.Repo, clone: git.Repo, remote: Path, timeout_s: float) -> None:
-    """The scratch remote, borrowing the clone's objects, and the clone's origin pointed at
-    it."""
+def _lend_objects(clone_git_dir: Path, remote: Path, whole_tree: bool) -> None:
+    """The remote borrows the clone's objects; a sparse clone checks out only the break."""
+    (remote / "objects" / "info").mkdir(exist_ok=True)
+    (remote / "objects" / "info" / "alternates").write_text(f"{clone_git_dir / 'objects'}\n")
+    if not whole_tree:
+        patterns = "".join(f"/{name}\n" for name in (*BROKEN_FILES, FALLBACK_FILE))
+        (clone_git_dir / "info").mkdir(exist_ok=True)
+        (clone_git_dir / "info" / "sparse-checkout").write_text(patterns)
+
+
+def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
+    """The scratch remote made, while the clone is taken."""
     git_ok(live, ["init", "--quiet", "--bare", "--template=", str(remote)], timeout_s)
     # Appended as sections of their own (git reads repeated sections as one): one write
     # instead of a `git config` process for each key. The keys and values are constants.
@@ -146,10 +154,6 @@ def _make_remote(live: git.Repo, clone: git.Repo, remote: Path, timeout_s: float
         for key, value in (*_SCRATCH_CONFIG, *_SCRATCH_REMOTE_CONFIG):
             section, name = key.split(".")
             config.write(f"[{section}]\n\t{name} = {value}\n")
-    (remote / "objects" / "info").mkdir(exist_ok=True)
-    lender = Path(clone.git_dir) / "objects"
-    (remote / "objects" / "info" / "alternates").write_text(f"{lender}\n")
-    git_ok(clone, ["remote", "set-url", "origin", str(remote)], timeout_s)
 
 
 def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
