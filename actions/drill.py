@@ -57,8 +57,6 @@ _BREAK_AUTHOR = ("-c", f"user.name={DEFAULT_NAME}", "-c", f"user.email={DEFAULT_
 #: and the connectivity check). Every push of the drill's is of commits the remote's own refs
 #: already reach; were one not, git would send the objects, which is slower but as correct.
 _SCRATCH_REMOTE_CONFIG = (("receive.autogc", "false"), ("core.alternateRefsCommand", "true"))
-
-
 _CLONE_DIR, _REMOTE_DIR = "clone", "remote.git"
 
 

@@ -136,10 +136,13 @@ def find_ref(repo: git.Repo, ref: str, timeout_s: float) -> str | None:
     rename, so one read sees one whole id): read directly, it costs no git process. Anything
     else (a packed ref, a symbolic one, another ref storage) is asked of git.
     """
-    try:
-        held = (Path(repo.git_dir) / ref).read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        held = ""
+    held = ""
+    # Only a plain ref name is read as a path; anything else goes to git, which checks it.
+    if ref.startswith("refs/") and ".." not in ref and "\\" not in ref:
+        try:
+            held = (Path(repo.git_dir) / ref).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            held = ""
     if _OBJECT_ID_RE.match(held):
         return held
     asked = ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]

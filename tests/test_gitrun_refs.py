@@ -37,3 +37,11 @@ def test_resolve_ref_of_a_missing_branch_is_a_git_error(tmp_path: Path) -> None:
     repo = make_phase_repo(tmp_path)
     with pytest.raises(GitError, match="found no feature/nope"):
         resolve_ref(gitpython.Repo(repo.work), "refs/heads/feature/nope", 30)
+
+
+def test_resolve_ref_never_reads_a_path_that_leaves_the_refs(tmp_path: Path) -> None:
+    repo = make_phase_repo(tmp_path)
+    # A file outside refs/ that holds an object id, as a loose ref would.
+    (repo.work / ".git" / "planted").write_text(repo.head() + "\n")
+    with pytest.raises(GitError):
+        resolve_ref(gitpython.Repo(repo.work), "refs/../planted", 30)
