@@ -52,10 +52,11 @@ FALLBACK_FILE = "ROLLBACK_DRILL_BROKEN"
 _SCRATCH_CONFIG = (("core.hooksPath", os.devnull), ("maintenance.auto", "false"), ("gc.auto", "0"))
 #: The intentional break is the bot's own commit, so it bears the bot's name, whoever runs it.
 _BREAK_AUTHOR = ("-c", f"user.name={DEFAULT_NAME}", "-c", f"user.email={DEFAULT_EMAIL}")
-#: The scratch remote only: no gc after a push; and it does not advertise the tips of the
-#: clone it borrows objects from, which costs a git process per push (twice: the advertisement
-#: and the connectivity check). Every push of the drill's is of commits the remote's own refs
-#: already reach; were one not, git would send the objects, which is slower but as correct.
+#: For the scratch remote: no gc after a push, and no advertising the tips of the clone it
+#: borrows objects from, which costs a git process per push (twice: the advertisement and the
+#: connectivity check). Every push of the drill's is of commits the remote's own refs already
+#: reach; were one not, git would send the objects, slower but as correct. The clone shares
+#: the template and ignores both: nothing pushes to it, and it borrows from no one.
 _SCRATCH_REMOTE_CONFIG = (("receive.autogc", "false"), ("core.alternateRefsCommand", "true"))
 _CLONE_DIR, _REMOTE_DIR = "clone", "remote.git"
 
@@ -103,23 +104,20 @@ def clone_for_drill(
     live = git.Repo(source)
     # Absolute: the remote's alternates file names the clone's objects by path.
     remote, clone = scratch.resolve() / _REMOTE_DIR, scratch.resolve() / _CLONE_DIR
-    sparse = ["--config", "core.sparseCheckout=true", "--config", "core.sparseCheckoutCone=false"]
-    # --template= (none): no sample hooks or other template files to write, and later remove.
-    quiet = [f"--config={key}={value}" for key, value in _SCRATCH_CONFIG]
+    template = _write_template(scratch.resolve() / "template", whole_tree)
     taking = [
-        *("clone", "--quiet", "--template=", "--no-checkout", "--local", "--single-branch"),
-        *("--branch", branch, *quiet, *([] if whole_tree else sparse)),
-        *("--", str(source), str(clone)),
+        *("clone", "--quiet", f"--template={template}", "--no-checkout", "--local"),
+        *("--single-branch", "--branch", branch, "--", str(source), str(clone)),
     ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-remote") as pool:
-        made = pool.submit(_init_remote, live, remote, timeout_s)
+        made = pool.submit(_init_remote, live, remote, template, timeout_s)
         git_ok(live, taking, timeout_s)
         made.result()
     repo = git.Repo(clone)
     # Read from the clone, not the live branch: exactly the commit that was cloned, even if
     # the live branch has moved on since.
     drilled = resolve_ref(repo, f"refs/heads/{branch}", timeout_s)
-    _lend_objects(clone / ".git", remote, whole_tree)
+    _lend_objects(clone / ".git", remote)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drill-origin") as pool:
         # Side by side, on separate files: set-url writes only the config; the checkout
         # writes the index, HEAD and the new branch (--no-track: no config).
@@ -133,25 +131,31 @@ def clone_for_drill(
     return ScratchRepo(clone, remote, drilled, whole_tree, branch_off, clone_git=repo)
 
 
-def _lend_objects(clone_git_dir: Path, remote: Path, whole_tree: bool) -> None:
-    """The remote borrows the clone's objects; a sparse clone checks out only the break."""
-    (remote / "objects" / "info").mkdir(exist_ok=True)
-    (remote / "objects" / "info" / "alternates").write_text(f"{clone_git_dir / 'objects'}\n")
+def _write_template(template: Path, whole_tree: bool) -> Path:
+    """The template both scratch repositories start from: their config (constants only),
+    and for a sparse clone its patterns, in place before git reads them. No sample hooks."""
+    keys = [*_SCRATCH_CONFIG, *_SCRATCH_REMOTE_CONFIG]
+    if not whole_tree:
+        keys += [("core.sparseCheckout", "true"), ("core.sparseCheckoutCone", "false")]
+    (template / "info").mkdir(parents=True, exist_ok=True)
+    # Sections of their own for each key: git reads repeated sections as one.
+    lines = "".join(f"[{k.split('.')[0]}]\n\t{k.split('.')[1]} = {v}\n" for k, v in keys)
+    (template / "config").write_text(lines, encoding="utf-8")
     if not whole_tree:
         patterns = "".join(f"/{name}\n" for name in (*BROKEN_FILES, FALLBACK_FILE))
-        (clone_git_dir / "info").mkdir(exist_ok=True)
-        (clone_git_dir / "info" / "sparse-checkout").write_text(patterns)
+        (template / "info" / "sparse-checkout").write_text(patterns, encoding="utf-8")
+    return template
 
 
-def _init_remote(live: git.Repo, remote: Path, timeout_s: float) -> None:
+def _lend_objects(clone_git_dir: Path, remote: Path) -> None:
+    """The remote borrows the clone's objects."""
+    (remote / "objects" / "info").mkdir(exist_ok=True)
+    (remote / "objects" / "info" / "alternates").write_text(f"{clone_git_dir / 'objects'}\n")
+
+
+def _init_remote(live: git.Repo, remote: Path, template: Path, timeout_s: float) -> None:
     """The scratch remote made, while the clone is taken."""
-    git_ok(live, ["init", "--quiet", "--bare", "--template=", str(remote)], timeout_s)
-    # Appended as sections of their own (git reads repeated sections as one): one write
-    # instead of a `git config` process for each key. The keys and values are constants.
-    with (remote / "config").open("a", encoding="utf-8") as config:
-        for key, value in (*_SCRATCH_CONFIG, *_SCRATCH_REMOTE_CONFIG):
-            section, name = key.split(".")
-            config.write(f"[{section}]\n\t{name} = {value}\n")
+    git_ok(live, ["init", "--quiet", "--bare", f"--template={template}", str(remote)], timeout_s)
 
 
 def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
