@@ -28,16 +28,9 @@ from pathlib import Path
 import git
 
 from actions.errors import GitError
-from actions.gitrun import (
-    DEFAULT_EMAIL,
-    DEFAULT_NAME,
-    NETWORK_ENV,
-    find_ref,
-    git_ok,
-    resolve_ref,
-    run_git,
-)
+from actions.gitrun import DEFAULT_EMAIL, DEFAULT_NAME, NETWORK_ENV, git_ok, run_git
 from actions.refs import require_ref_name
+from actions.rollback_git import find_ref, resolve_ref
 from actions.rollback_plan import RollbackPlan, plan_rollback
 from actions.rollback_push import push_backup_branch, push_with_lease
 from actions.rollback_steps import create_backup_branch, reset_to_target
@@ -125,10 +118,15 @@ def clone_for_drill(
             git_ok, repo, ["remote", "set-url", "origin", str(remote)], timeout_s
         )
         if branch_off is not None:
-            checkout = ["checkout", "--quiet", "--no-track", "-b", branch_off, drilled]
-            git_ok(repo, checkout, timeout_s)
+            _branch_off(repo, branch_off, drilled, timeout_s)
         repointed.result()
     return ScratchRepo(clone, remote, drilled, whole_tree, branch_off, clone_git=repo)
+
+
+def _branch_off(repo: git.Repo, name: str, sha: str, timeout_s: float) -> None:
+    """``name`` made at ``sha`` and checked out; --no-track, so the config is never written
+    (set-url may be writing it beside this)."""
+    git_ok(repo, ["checkout", "--quiet", "--no-track", "-b", name, sha], timeout_s)
 
 
 def _write_template(template: Path, whole_tree: bool) -> Path:
@@ -162,8 +160,7 @@ def break_on_test_branch(*, scratch: ScratchRepo, timeout_s: float) -> str:
     """The procedure's step: the test branch, its intentional break committed and tagged."""
     repo = scratch.clone_git
     if scratch.branched_off != TEST_BRANCH:
-        checkout = ["checkout", "--quiet", "--no-track", "-b", TEST_BRANCH, scratch.drilled]
-        git_ok(repo, checkout, timeout_s)
+        _branch_off(repo, TEST_BRANCH, scratch.drilled, timeout_s)
     broken = next((name for name in BROKEN_FILES if (scratch.clone / name).is_file()), None)
     with (scratch.clone / (broken or FALLBACK_FILE)).open("a", encoding="utf-8") as out:
         out.write(BROKEN_LINE)

@@ -31,7 +31,6 @@ UNDO_TIMEOUT_S = 15.0
 _LOCK_FILE = "rollback-bot-checkpoint.lock"
 _LOCK_POLL_S = 0.05
 _PORCELAIN_RE = re.compile(r"^(.)\t([^\t]*)\t(.*)$")
-_OBJECT_ID_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
 @dataclass(frozen=True)
@@ -127,35 +126,6 @@ def identity_config(repo: git.Repo, timeout_s: float) -> tuple[str, ...]:
         if not named.get(key):
             options += ["-c", f"{key}={fallback}"]
     return tuple(options)
-
-
-def find_ref(repo: git.Repo, ref: str, timeout_s: float) -> str | None:
-    """The commit branch ``ref`` (a full name: refs/heads/...) points at; None if none.
-
-    A ref git has just written is a loose file holding its object id (git writes it by
-    rename, so one read sees one whole id): read directly, it costs no git process. Anything
-    else (a packed ref, a symbolic one, another ref storage) is asked of git.
-    """
-    held = ""
-    # Only a plain ref name is read as a path; anything else goes to git, which checks it.
-    if ref.startswith("refs/") and ".." not in ref and "\\" not in ref:
-        try:
-            held = (Path(repo.git_dir) / ref).read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            held = ""
-    if _OBJECT_ID_RE.match(held):
-        return held
-    asked = ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
-    call = run_git(repo, asked, timeout_s)
-    return call.out if call.ok else None
-
-
-def resolve_ref(repo: git.Repo, ref: str, timeout_s: float) -> str:
-    """:func:`find_ref`, for a branch that must be there: GitError when it is not."""
-    found = find_ref(repo, ref, timeout_s)
-    if found is None:
-        raise GitError(f"git rev-parse found no {ref.removeprefix('refs/heads/')}")
-    return found
 
 
 @contextmanager

@@ -75,6 +75,30 @@ def local_ref(repo: git.Repo, ref: str, deadline: Deadline, *, peel: str = "comm
     return call.out if call.ok else None
 
 
+def find_ref(repo: git.Repo, ref: str, timeout_s: float) -> str | None:
+    """:func:`local_ref` for a branch (``refs/heads/...``), read without a git process when it
+    can be: a branch git has just written is a loose file holding its commit's id (written by
+    rename, so one read sees one whole id). Anything else (a packed ref, a symbolic one,
+    another ref storage, a name that is not a plain branch) is asked of git."""
+    held = ""
+    if ref.startswith("refs/heads/") and ".." not in ref and "\\" not in ref:
+        try:
+            held = (Path(repo.git_dir) / ref).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError, ValueError):
+            held = ""
+    if _FULL_ID_RE.match(held):
+        return held
+    return local_ref(repo, ref, Deadline(timeout_s))
+
+
+def resolve_ref(repo: git.Repo, ref: str, timeout_s: float) -> str:
+    """:func:`find_ref`, for a branch that must be there: GitError when it is not."""
+    found = find_ref(repo, ref, timeout_s)
+    if found is None:
+        raise GitError(f"git rev-parse found no {ref.removeprefix('refs/heads/')}")
+    return found
+
+
 def is_ancestor(repo: git.Repo, ancestor: str, descendant: str, deadline: Deadline) -> bool:
     call = run_git(
         repo,

@@ -8,7 +8,7 @@ import git as gitpython
 import pytest
 
 from actions.errors import GitError
-from actions.gitrun import resolve_ref
+from actions.rollback_git import resolve_ref
 from tests.gitrepo import BRANCH, git, make_phase_repo
 
 REF = f"refs/heads/{BRANCH}"
@@ -44,4 +44,4 @@ def test_resolve_ref_never_reads_a_path_that_leaves_the_refs(tmp_path: Path) -> 
     # A file outside refs/ that holds an object id, as a loose ref would.
     (repo.work / ".git" / "planted").write_text(repo.head() + "\n")
     with pytest.raises(GitError):
-        resolve_ref(gitpython.Repo(repo.work), "refs/../planted", 30)
+        resolve_ref(gitpython.Repo(repo.work), "refs/heads/../../planted", 30)
